@@ -1,0 +1,5 @@
+import sys
+
+from rhdesk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,486 @@
+"""SQLite history of every task: written before anything is sent, updated on every change.
+
+The database is the source of truth for resume: a task row exists before any network call, the
+remote task id is stored the moment submit returns, and every state change is appended to
+`events`. WAL mode and one transaction per change keep it intact through a crash mid-write.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rhdesk.core.task import TaskSpec
+
+SCHEMA_VERSION = 1
+
+# Local lifecycle of a task. Stored as text so new states need no migration.
+PENDING = "pending"  # saved, waiting for its turn
+PREPARING = "preparing"
+UPLOADING = "uploading"
+SUBMITTING = "submitting"  # the submit request may be on the wire
+UNKNOWN = "unknown"  # submit outcome unknown: never resubmitted silently
+QUEUED = "queued"
+RUNNING = "running"
+DOWNLOADING = "downloading"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+CANCELLED = "cancelled"
+GAVE_UP = "gave_up"  # stopped polling; still running remotely as far as we know
+
+FINAL_STATES = frozenset({SUCCEEDED, FAILED, CANCELLED})
+ACTIVE_STATES = frozenset({PENDING, PREPARING, UPLOADING, SUBMITTING, QUEUED, RUNNING, DOWNLOADING})
+
+# submit_state: has a submit request possibly left this machine?
+SUBMIT_NONE = "none"
+SUBMIT_SENDING = "sending"
+SUBMIT_ACCEPTED = "accepted"
+SUBMIT_REFUSED = "refused"
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE tasks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        uid TEXT NOT NULL UNIQUE,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        endpoint TEXT NOT NULL,
+        prompt TEXT NOT NULL,
+        width INTEGER NOT NULL,
+        height INTEGER NOT NULL,
+        max_images INTEGER NOT NULL DEFAULT 1,
+        sequential INTEGER NOT NULL DEFAULT 0,
+        spec_json TEXT NOT NULL,
+        base_url TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        submit_state TEXT NOT NULL DEFAULT 'none',
+        remote_id TEXT,
+        remote_status TEXT,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        error_code TEXT,
+        error_message TEXT,
+        usage_json TEXT,
+        cost_money REAL,
+        cost_coins REAL,
+        submitted_at REAL,
+        finished_at REAL,
+        batch_id TEXT,
+        starred INTEGER NOT NULL DEFAULT 0,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX tasks_status ON tasks(status);
+    CREATE INDEX tasks_created ON tasks(created_at);
+    CREATE TABLE task_inputs (
+        task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        source_path TEXT NOT NULL,
+        local_path TEXT,
+        content_type TEXT,
+        width INTEGER,
+        height INTEGER,
+        notes TEXT NOT NULL DEFAULT '',
+        uploaded_url TEXT,
+        uploaded_at REAL,
+        PRIMARY KEY (task_id, idx)
+    );
+    CREATE TABLE task_results (
+        task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        output_type TEXT,
+        state TEXT NOT NULL DEFAULT 'pending',
+        local_path TEXT,
+        bytes INTEGER,
+        error TEXT,
+        PRIMARY KEY (task_id, idx)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        at REAL NOT NULL,
+        status TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX events_task ON events(task_id);
+    """,
+}
+
+RESULT_PENDING = "pending"
+RESULT_SAVED = "saved"
+RESULT_EXPIRED = "expired"
+RESULT_FAILED = "failed"
+
+
+@dataclass
+class InputRecord:
+    idx: int
+    source_path: str
+    local_path: str | None
+    content_type: str | None
+    width: int | None
+    height: int | None
+    notes: str
+    uploaded_url: str | None
+    uploaded_at: float | None
+
+
+@dataclass
+class ResultRecord:
+    idx: int
+    url: str
+    output_type: str | None
+    state: str
+    local_path: str | None
+    bytes: int | None
+    error: str | None
+
+
+@dataclass
+class TaskRecord:
+    id: int
+    uid: str
+    created_at: float
+    updated_at: float
+    endpoint: str
+    prompt: str
+    width: int
+    height: int
+    max_images: int
+    sequential: bool
+    spec: TaskSpec
+    base_url: str
+    status: str
+    submit_state: str
+    remote_id: str | None
+    remote_status: str | None
+    cancel_requested: bool
+    error_code: str | None
+    error_message: str | None
+    usage: dict[str, Any] | None
+    cost_money: float | None
+    cost_coins: float | None
+    submitted_at: float | None
+    finished_at: float | None
+    batch_id: str | None
+    starred: bool
+    note: str
+    inputs: list[InputRecord] = field(default_factory=list)
+    results: list[ResultRecord] = field(default_factory=list)
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATES
+
+    @property
+    def result_paths(self) -> list[Path]:
+        return [Path(r.local_path) for r in self.results if r.state == RESULT_SAVED and r.local_path]
+
+
+class StoreError(Exception):
+    pass
+
+
+class Store:
+    """Thread-safe: one connection guarded by a lock (writes are tiny; WAL keeps readers free)."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = Path(db_path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
+
+    # -- schema -----------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return int(self._db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        with self._lock:
+            current = self.schema_version
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"The history database {self.path} was written by a newer rhdesk "
+                    f"(schema {current}); update rhdesk to open it."
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _split_sql(_MIGRATIONS[version]):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version={version}")
+                    self._db.execute("COMMIT")
+                except Exception:
+                    self._db.execute("ROLLBACK")
+                    raise
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writes -----------------------------------------------------------------------------
+    def create_task(self, spec: TaskSpec, base_url: str, batch_id: str | None = None) -> int:
+        now = time.time()
+        with self._tx() as db:
+            cur = db.execute(
+                """INSERT INTO tasks (uid, created_at, updated_at, endpoint, prompt, width, height,
+                   max_images, sequential, spec_json, base_url, status, batch_id)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                (
+                    uuid.uuid4().hex,
+                    now,
+                    now,
+                    spec.endpoint,
+                    spec.prompt,
+                    spec.width,
+                    spec.height,
+                    spec.max_images,
+                    int(spec.sequential),
+                    json.dumps(spec.to_json(), ensure_ascii=False),
+                    base_url,
+                    PENDING,
+                    batch_id,
+                ),
+            )
+            task_id = int(cur.lastrowid)
+            for i, p in enumerate(spec.inputs):
+                db.execute(
+                    "INSERT INTO task_inputs (task_id, idx, source_path) VALUES (?,?,?)",
+                    (task_id, i, str(p)),
+                )
+            db.execute(
+                "INSERT INTO events (task_id, at, status, detail) VALUES (?,?,?,?)",
+                (task_id, now, PENDING, "created"),
+            )
+        return task_id
+
+    def set_status(self, task_id: int, status: str, detail: str = "", **fields: Any) -> None:
+        """Record a state change (and any other task columns) in one transaction."""
+        now = time.time()
+        fields["status"] = status
+        fields["updated_at"] = now
+        if status in FINAL_STATES and "finished_at" not in fields:
+            fields["finished_at"] = now
+        self._update(task_id, fields, event=(status, detail))
+
+    def update(self, task_id: int, **fields: Any) -> None:
+        fields["updated_at"] = time.time()
+        self._update(task_id, fields, event=None)
+
+    _COLUMNS = frozenset(
+        {
+            "status", "updated_at", "submit_state", "remote_id", "remote_status",
+            "cancel_requested", "error_code", "error_message", "usage_json", "cost_money",
+            "cost_coins", "submitted_at", "finished_at", "starred", "note", "base_url",
+        }
+    )  # fmt: skip
+
+    def _update(self, task_id: int, fields: dict[str, Any], event: tuple[str, str] | None) -> None:
+        if "usage" in fields:
+            usage = fields.pop("usage")
+            fields["usage_json"] = json.dumps(usage) if usage is not None else None
+        unknown = set(fields) - self._COLUMNS
+        if unknown:
+            raise StoreError(f"unknown task fields: {sorted(unknown)}")
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._tx() as db:
+            cur = db.execute(f"UPDATE tasks SET {cols} WHERE id=?", (*fields.values(), task_id))
+            if cur.rowcount != 1:
+                raise StoreError(f"no task {task_id}")
+            if event:
+                db.execute(
+                    "INSERT INTO events (task_id, at, status, detail) VALUES (?,?,?,?)",
+                    (task_id, fields["updated_at"], event[0], event[1]),
+                )
+
+    def set_input(self, task_id: int, idx: int, **fields: Any) -> None:
+        allowed = {"local_path", "content_type", "width", "height", "notes", "uploaded_url", "uploaded_at"}
+        if set(fields) - allowed:
+            raise StoreError(f"unknown input fields: {sorted(set(fields) - allowed)}")
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE task_inputs SET {cols} WHERE task_id=? AND idx=?",
+                (*fields.values(), task_id, idx),
+            )
+
+    def set_results(self, task_id: int, results: Sequence[tuple[str, str | None]]) -> None:
+        """Record the result links the server reported (url, output_type), keeping saved ones."""
+        with self._tx() as db:
+            for i, (url, output_type) in enumerate(results):
+                db.execute(
+                    """INSERT INTO task_results (task_id, idx, url, output_type) VALUES (?,?,?,?)
+                       ON CONFLICT(task_id, idx) DO UPDATE SET url=excluded.url,
+                       output_type=excluded.output_type
+                       WHERE task_results.state != 'saved'""",
+                    (task_id, i, url, output_type),
+                )
+
+    def set_result(self, task_id: int, idx: int, **fields: Any) -> None:
+        allowed = {"state", "local_path", "bytes", "error"}
+        if set(fields) - allowed:
+            raise StoreError(f"unknown result fields: {sorted(set(fields) - allowed)}")
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._tx() as db:
+            db.execute(
+                f"UPDATE task_results SET {cols} WHERE task_id=? AND idx=?",
+                (*fields.values(), task_id, idx),
+            )
+
+    def delete_task(self, task_id: int) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM tasks WHERE id=?", (task_id,))
+
+    # -- reads ------------------------------------------------------------------------------
+    def get(self, task_id: int) -> TaskRecord:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM tasks WHERE id=?", (task_id,)).fetchone()
+            if row is None:
+                raise StoreError(f"no task {task_id}")
+            return self._record(row)
+
+    def list(
+        self,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        statuses: Sequence[str] | None = None,
+        search: str | None = None,
+        batch_id: str | None = None,
+    ) -> list[TaskRecord]:
+        where, args = [], []
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args += list(statuses)
+        if search:
+            where.append("prompt LIKE ? ESCAPE '\\'")
+            args.append("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+        if batch_id:
+            where.append("batch_id=?")
+            args.append(batch_id)
+        sql = "SELECT * FROM tasks"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        with self._lock:
+            rows = self._db.execute(sql, args).fetchall()
+            return [self._record(r) for r in rows]
+
+    def unfinished(self) -> list[TaskRecord]:
+        """Tasks a restart must pick up: anything not final, plus successes with undownloaded results."""
+        with self._lock:
+            rows = self._db.execute(
+                f"""SELECT * FROM tasks WHERE status NOT IN ({",".join("?" * len(FINAL_STATES))})
+                    OR (status = ? AND EXISTS (SELECT 1 FROM task_results r
+                        WHERE r.task_id = tasks.id AND r.state = 'pending'))
+                    ORDER BY created_at, id""",
+                (*sorted(FINAL_STATES), SUCCEEDED),
+            ).fetchall()
+            return [self._record(r) for r in rows]
+
+    def events(self, task_id: int) -> list[tuple[float, str, str]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT at, status, detail FROM events WHERE task_id=? ORDER BY id", (task_id,)
+            ).fetchall()
+        return [(r["at"], r["status"], r["detail"]) for r in rows]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0])
+
+    def _record(self, row: sqlite3.Row) -> TaskRecord:
+        task_id = row["id"]
+        inputs = [
+            InputRecord(
+                idx=r["idx"],
+                source_path=r["source_path"],
+                local_path=r["local_path"],
+                content_type=r["content_type"],
+                width=r["width"],
+                height=r["height"],
+                notes=r["notes"],
+                uploaded_url=r["uploaded_url"],
+                uploaded_at=r["uploaded_at"],
+            )
+            for r in self._db.execute(
+                "SELECT * FROM task_inputs WHERE task_id=? ORDER BY idx", (task_id,)
+            )
+        ]
+        results = [
+            ResultRecord(
+                idx=r["idx"],
+                url=r["url"],
+                output_type=r["output_type"],
+                state=r["state"],
+                local_path=r["local_path"],
+                bytes=r["bytes"],
+                error=r["error"],
+            )
+            for r in self._db.execute(
+                "SELECT * FROM task_results WHERE task_id=? ORDER BY idx", (task_id,)
+            )
+        ]
+        return TaskRecord(
+            id=task_id,
+            uid=row["uid"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            endpoint=row["endpoint"],
+            prompt=row["prompt"],
+            width=row["width"],
+            height=row["height"],
+            max_images=row["max_images"],
+            sequential=bool(row["sequential"]),
+            spec=TaskSpec.from_json(json.loads(row["spec_json"])),
+            base_url=row["base_url"],
+            status=row["status"],
+            submit_state=row["submit_state"],
+            remote_id=row["remote_id"],
+            remote_status=row["remote_status"],
+            cancel_requested=bool(row["cancel_requested"]),
+            error_code=row["error_code"],
+            error_message=row["error_message"],
+            usage=json.loads(row["usage_json"]) if row["usage_json"] else None,
+            cost_money=row["cost_money"],
+            cost_coins=row["cost_coins"],
+            submitted_at=row["submitted_at"],
+            finished_at=row["finished_at"],
+            batch_id=row["batch_id"],
+            starred=bool(row["starred"]),
+            note=row["note"],
+            inputs=inputs,
+            results=results,
+        )
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
