@@ -72,7 +72,9 @@ class BadParameterError(RunningHubError):
 
 class TaskNotFoundError(RunningHubError):
     default_message = "RunningHub does not know this task."
-    advice = "It may belong to another site or key, or be too old; its call record may still show it."
+    advice = (
+        "It may belong to another site or key, or be too old; its call record may still show it."
+    )
 
 
 class ServerBusyError(RunningHubError):
@@ -94,7 +96,9 @@ class RequestNeverSentError(NetworkError):
 class OutcomeUnknownError(NetworkError):
     """The request may have reached the server but no reply came: a submit may have created a task."""
 
-    default_message = "The connection dropped after the task was sent; RunningHub may have started it."
+    default_message = (
+        "The connection dropped after the task was sent; RunningHub may have started it."
+    )
     advice = "Check the call record on RunningHub before running it again."
     retryable = False
 
@@ -103,6 +107,21 @@ class ProtocolError(RunningHubError):
     default_message = "RunningHub sent a reply rhdesk does not understand."
     advice = "Try again later; if it persists, rhdesk may need an update."
     retryable = True
+
+
+class SubmitReplyUnreadableError(ProtocolError, OutcomeUnknownError):
+    """A submit was answered, but without a task id rhdesk can read: a paid task may exist.
+
+    Both a ProtocolError (the reply is garbage) and an OutcomeUnknownError (so a caller that
+    handles "may have started" handles this too); never retryable.
+    """
+
+    default_message = (
+        "RunningHub answered the task submission with a reply rhdesk cannot read; "
+        "it may have started the task."
+    )
+    advice = "Check the call record on RunningHub before running it again."
+    retryable = False
 
 
 class TaskFailedError(RunningHubError):

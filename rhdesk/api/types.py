@@ -7,7 +7,8 @@ from enum import Enum
 from typing import Any
 
 
-class TaskStatus(str, Enum):
+# A str mixin rather than StrEnum: StrEnum would change str(status), which other layers may store.
+class TaskStatus(str, Enum):  # noqa: UP042
     CREATE = "CREATE"
     QUEUED = "QUEUED"
     RUNNING = "RUNNING"
