@@ -64,3 +64,28 @@ def photos() -> dict[str, Path]:
     if missing:
         pytest.skip(f"shared test photos missing: {missing}")
     return found
+
+
+@pytest.fixture
+def emulator_factory():
+    """Start RunningHub emulators on loopback (real sockets); all are stopped after the test."""
+    from rhdesk.emulator import Emulator, EmulatorConfig
+
+    started = []
+
+    def start(**overrides):
+        cfg = {"api_keys": frozenset({"test-key"}), "queue_seconds": 0.1, "run_seconds": 0.2}
+        cfg.update(overrides)
+        emu = Emulator(EmulatorConfig(**cfg))
+        emu.start()
+        started.append(emu)
+        return emu
+
+    yield start
+    for emu in started:
+        emu.stop()
+
+
+@pytest.fixture
+def emulator(emulator_factory):
+    return emulator_factory()

@@ -396,8 +396,20 @@ class JobRunner:
                 self._mark_unknown(task_id)
                 return False
             except CAPACITY_ERRORS as exc:
-                # The server answered "not now": nothing was created, so trying again is safe.
                 self._in_submit.discard(task_id)
+                if exc.http_status and exc.http_status >= 500 and exc.http_status != 503:
+                    # A server error after the request arrived: not provably "nothing created",
+                    # so it is not resent blindly.
+                    msg = (
+                        f"{exc.message} The task was most likely not started; check the call "
+                        "record on RunningHub if unsure, then run it again."
+                    )
+                    self._status(
+                        task_id, S.FAILED, msg, submit_state=S.SUBMIT_REFUSED,
+                        error_message=msg, error_code=exc.code,
+                    )  # fmt: skip
+                    return False
+                # The server answered "not now": nothing was created, so trying again is safe.
                 self._status(
                     task_id, S.PENDING,
                     f"{exc.message} Trying again in {wait:.0f} s.", submit_state=S.SUBMIT_REFUSED,
