@@ -25,7 +25,6 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="rhdesk", description="Edit images with RunningHub's Seedream models.")
     p.add_argument("--version", action="version", version=f"rhdesk {__version__}")
     add_global_options(p)
-    p.add_argument("files", nargs="*", type=Path, help=argparse.SUPPRESS)
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
     def subparser(name: str, **kw) -> argparse.ArgumentParser:
@@ -60,14 +59,49 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+COMMANDS = ("run", "history", "resume", "emulator")
+_VALUE_OPTIONS = ("--site", "--base-url", "--data-dir")
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    """`rhdesk [options] [IMAGE...]`: the window, with images placed in the slots."""
+    from rhdesk.context import add_global_options
+
+    p = _Parser(prog="rhdesk", description="Edit images with RunningHub's Seedream models.")
+    p.add_argument("--version", action="version", version=f"rhdesk {__version__}")
+    add_global_options(p)
+    p.add_argument("files", nargs="*", type=Path, help="images to put in the slots")
+    return p
+
+
+def wants_window(argv: list[str]) -> bool:
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("-h", "--help", "--version"):
+            return False
+        if a in _VALUE_OPTIONS:
+            i += 2
+            continue
+        if a.startswith("-"):
+            i += 1
+            continue
+        return a not in COMMANDS
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
+    if wants_window(argv):
+        build_gui_parser().parse_args(argv)  # usage errors before any window appears
         from rhdesk.app import main as gui_main
 
         return gui_main(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
     try:
         if args.command == "emulator":
             return _cmd_emulator(args)
@@ -110,7 +144,7 @@ async def _dispatch(args: argparse.Namespace) -> int:
 
 def _build_spec(args: argparse.Namespace):
     from rhdesk.core.catalogue import DEFAULT_FAMILY, resolve_model_name
-    from rhdesk.core.prepare import ImageProblem, inspect_image
+    from rhdesk.core.prepare import ImageProblem, inspect_image, prepare_image
     from rhdesk.core.sizes import default_size, match_aspect, preset_by_key, presets_for
     from rhdesk.core.task import TaskSpec
 
@@ -119,6 +153,7 @@ def _build_spec(args: argparse.Namespace):
     for p in images:
         try:
             infos.append(inspect_image(p))
+            prepare_image(p)  # decodes fully: damaged files are refused before anything is sent
         except ImageProblem as exc:
             raise _UsageError(str(exc)) from None
     try:
