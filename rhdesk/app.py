@@ -55,7 +55,9 @@ def _install_excepthook(window) -> None:
     def hook(exc_type, exc, tb) -> None:
         from rhdesk.logs import redact
 
-        log.error("unhandled error:\n%s", redact("".join(traceback.format_exception(exc_type, exc, tb))))
+        log.error(
+            "unhandled error:\n%s", redact("".join(traceback.format_exception(exc_type, exc, tb)))
+        )
         if issubclass(exc_type, KeyboardInterrupt):
             QApplication.quit()
             return

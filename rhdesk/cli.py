@@ -35,11 +35,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = subparser("run", help="edit images (or make one from text) and save the results")
     run.add_argument("images", nargs="*", type=Path, help="input images (none: text-to-image)")
     run.add_argument("--prompt", "-p", required=True, help="what to change or make")
-    run.add_argument("--model", "-m", default=None, help="seedream-v4, seedream-v4.5 (default), seedream-v5-lite")
+    run.add_argument(
+        "--model", "-m", default=None, help="seedream-v4, seedream-v4.5 (default), seedream-v5-lite"
+    )
     run.add_argument("--width", type=int)
     run.add_argument("--height", type=int)
     run.add_argument("--size", help="a preset like 16:9@2K, or 'match' (the first image's aspect)")
-    run.add_argument("--max-images", type=int, default=1, help="more than 1 turns on sequential generation")
+    run.add_argument(
+        "--max-images", type=int, default=1, help="more than 1 turns on sequential generation"
+    )
     run.add_argument("--out", type=Path, help="also copy the results into this folder")
     run.add_argument("--json", action="store_true", help="print the task as JSON on stdout")
 
@@ -107,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_emulator(args)
         return asyncio.run(_dispatch(args))
     except KeyboardInterrupt:
-        print("rhdesk: interrupted; unfinished tasks continue with `rhdesk resume`.", file=sys.stderr)
+        print(
+            "rhdesk: interrupted; unfinished tasks continue with `rhdesk resume`.", file=sys.stderr
+        )
         return 130
     except _UsageError as exc:
         print(f"rhdesk: {exc}", file=sys.stderr)
@@ -176,7 +182,9 @@ def _build_spec(args: argparse.Namespace):
         preset = preset_by_key(model, args.size)
         if preset is None:
             keys = ", ".join(p.key for p in presets_for(model))
-            raise _UsageError(f"unknown size {args.size!r} for {model.label}; choose one of: {keys}, match")
+            raise _UsageError(
+                f"unknown size {args.size!r} for {model.label}; choose one of: {keys}, match"
+            )
         width, height = preset.width, preset.height
     else:
         width, height = default_size(model)
@@ -214,7 +222,9 @@ class _Progress:
         if self.tty:
             sys.stderr.write("\r\033[K" + line + ("\n" if ev.final else ""))
             sys.stderr.flush()
-        elif line.split(" · ")[0] != self.last.split(" · ")[0] and not (ev.upload_fraction not in (None, 1.0)):
+        elif line.split(" · ")[0] != self.last.split(" · ")[0] and not (
+            ev.upload_fraction not in (None, 1.0)
+        ):
             print(line, file=sys.stderr, flush=True)
         self.last = line
 
@@ -278,7 +288,10 @@ async def _cmd_run(ctx, args) -> int:
         for p in results:
             print(p)
     if rec.status != SUCCEEDED:
-        print(f"rhdesk: task {rec.id} {rec.status}: {rec.error_message or ''}".rstrip(": "), file=sys.stderr)
+        print(
+            f"rhdesk: task {rec.id} {rec.status}: {rec.error_message or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
         return EXIT_TASK_FAILED
     return EXIT_OK
 
@@ -297,7 +310,9 @@ def _cmd_history(ctx, args) -> int:
     for r in recs:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created_at))
         prompt = r.prompt if len(r.prompt) <= 48 else r.prompt[:47] + "…"
-        print(f"{r.id:>5}  {when}  {r.status:<11} {r.spec.model.family:<17} {r.width}×{r.height}  {prompt}")
+        print(
+            f"{r.id:>5}  {when}  {r.status:<11} {r.spec.model.family:<17} {r.width}×{r.height}  {prompt}"
+        )
         for p in r.result_paths:
             print(f"       → {p}")
         if r.error_message and r.status != "succeeded":

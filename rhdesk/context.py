@@ -28,9 +28,19 @@ def add_global_options(p: argparse.ArgumentParser, *, suppress: bool = False) ->
         default=d if suppress else False,
         help="use the built-in RunningHub emulator (no key, no network, no cost)",
     )
+    p.add_argument(
+        "--demo-if-no-key",
+        action="store_true",
+        default=d if suppress else False,
+        help="demo mode unless an API key is set (the README's first command)",
+    )
     p.add_argument("--site", choices=["cn", "ai"], default=d, help="runninghub.cn or runninghub.ai")
-    p.add_argument("--base-url", default=d, help="another API address (http:// only for this computer)")
-    p.add_argument("--data-dir", type=Path, default=d, help="where rhdesk keeps history and results")
+    p.add_argument(
+        "--base-url", default=d, help="another API address (http:// only for this computer)"
+    )
+    p.add_argument(
+        "--data-dir", type=Path, default=d, help="where rhdesk keeps history and results"
+    )
     p.add_argument("-v", "--verbose", action="store_true", default=d if suppress else False)
 
 
@@ -65,6 +75,8 @@ def build_context(args: argparse.Namespace, *, require_key: bool = True) -> Cont
 
     site = getattr(args, "site", None) or settings.site or "cn"
     demo = bool(getattr(args, "demo", False))
+    if not demo and getattr(args, "demo_if_no_key", False):
+        demo = not (getattr(args, "base_url", None) or secrets.get_api_key(site).key)
     emulator = None
     key_source = ""
     if demo:

@@ -12,7 +12,9 @@ _PATTERNS = [
     re.compile(r"(Authorization:?\s*\"?\s*Bearer\s+)[^\s\"',}]+", re.I),
     re.compile(r"((?:\"|')?api_?key(?:\"|')?\s*[:=]\s*(?:\"|')?)[^\s\"',}]+", re.I),
     re.compile(r"(Rh-Comfy-Auth:?\s*\"?\s*)[^\s\"',}]+", re.I),
-    re.compile(r"([?&](?:sig|signature|Signature|token|Expires|OSSAccessKeyId|x-oss-[a-z-]+)=)[^&\s\"']+"),
+    re.compile(
+        r"([?&](?:sig|signature|Signature|token|Expires|OSSAccessKeyId|x-oss-[a-z-]+)=)[^&\s\"']+"
+    ),
 ]
 
 
@@ -43,7 +45,9 @@ def setup_logging(log_dir: Path, verbose: bool = False) -> Path:
         if getattr(h, "_rhdesk", False):
             root.removeHandler(h)
             h.close()
-    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=5, encoding="utf-8")
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=2_000_000, backupCount=5, encoding="utf-8"
+    )
     handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler._rhdesk = True  # type: ignore[attr-defined]
     root.addHandler(handler)

@@ -39,9 +39,7 @@ def app_paths(data_dir: Path | None = None, library: Path | None = None) -> AppP
         # An explicit data folder holds everything the app writes (tests, portable installs);
         # otherwise results go where people look for pictures.
         library = (
-            root / "results"
-            if explicit
-            else Path(platformdirs.user_pictures_dir()) / "rhdesk"
+            root / "results" if explicit else Path(platformdirs.user_pictures_dir()) / "rhdesk"
         )
     return AppPaths(
         data_dir=root,

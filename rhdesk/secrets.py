@@ -36,9 +36,13 @@ def get_api_key(site: str) -> KeyLookup:
         try:
             value = keyring.get_password(SERVICE, _username(site))
         except KeyringError as exc:
-            return KeyLookup(None, "none", f"The system keyring is not available ({type(exc).__name__}).")
+            return KeyLookup(
+                None, "none", f"The system keyring is not available ({type(exc).__name__})."
+            )
     except Exception as exc:  # a broken backend must not stop the app from starting
-        return KeyLookup(None, "none", f"The system keyring could not be read ({type(exc).__name__}).")
+        return KeyLookup(
+            None, "none", f"The system keyring could not be read ({type(exc).__name__})."
+        )
     return KeyLookup(value, "keyring") if value else KeyLookup(None, "none")
 
 

@@ -528,13 +528,19 @@ def thumbnail(path: Path, max_side: int) -> Image.Image:
         load_image(path, im)
         if im.format == "PNG":  # an eXIf chunk after the pixels is only visible now
             orientation = orientation_of(read_exif(im, decoded=True))
-        img, _ = normalise_mode(im)
-        if img.mode in ("L", "LA"):
-            img = img.convert("RGB" if img.mode == "L" else "RGBA")
-        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
-        upright = apply_orientation(img, orientation)
-        if isinstance(upright, ImageFile.ImageFile):
-            upright = upright.copy()  # detach from the file we are about to close
+        try:
+            img, _ = normalise_mode(im)
+            if img.mode in ("L", "LA"):
+                img = img.convert("RGB" if img.mode == "L" else "RGBA")
+            img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+            upright = apply_orientation(img, orientation)
+            if isinstance(upright, ImageFile.ImageFile):
+                upright = upright.copy()  # detach from the file we are about to close
+        except MemoryError as exc:
+            raise ImageProblem(path, "is too large to preview with the memory available.") from exc
+        except Exception as exc:  # never a raw Pillow error to the UI: a sentence, and a log
+            log.exception("thumbnail of %s failed", path)
+            raise ImageProblem(path, f"could not be previewed ({exc}).") from exc
         upright.info = {k: v for k, v in img.info.items() if k == "icc_profile"}
         return upright
 

@@ -74,7 +74,9 @@ def result_path(library: Path, template: str, fields: NameFields, ext: str) -> P
     """A path inside `library` that does not exist yet. Subfolders in the template are allowed but
     each part is sanitised; nothing can climb out of the library."""
     rendered = render(template, fields)
-    parts = [safe_component(p) for p in re.split(r"[/\\]+", rendered) if p.strip() not in ("", ".", "..")]
+    parts = [
+        safe_component(p) for p in re.split(r"[/\\]+", rendered) if p.strip() not in ("", ".", "..")
+    ]
     if not parts:
         parts = [safe_component(fields.source)]
     library = library.resolve()

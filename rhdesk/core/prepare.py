@@ -280,7 +280,11 @@ def _raw_exif(im: Image.Image) -> bytes | None:
     if im.format == "TIFF":
         return None  # TIFF tags are the image structure, not an EXIF block to carry over
     exif = imageops.read_exif(im, decoded=True)
-    return exif.tobytes() if len(exif) else None
+    try:
+        return exif.tobytes() if len(exif) else None
+    except Exception:  # an EXIF Pillow can read but not write back is not worth failing over
+        log.debug("EXIF could not be serialised", exc_info=True)
+        return None
 
 
 def _exif_facts(im: Image.Image, *, decoded: bool) -> dict[str, Any]:
@@ -389,17 +393,15 @@ def _clean_exif(raw: bytes | None, *, strip_gps: bool, upright: bool) -> bytes |
         if upright and _ORIENTATION_TAG in exif:
             exif[_ORIENTATION_TAG] = 1
         out = exif.tobytes()
+        if strip_gps:  # belt and braces: this is the user's home address
+            check = Image.Exif()
+            check.load(out)
+            if _GPS_IFD in check:
+                return None
     except Exception:
         log.debug("EXIF could not be rewritten; dropping it", exc_info=True)
         return None
-    if len(out) > _MAX_JPEG_SEGMENT:
-        return None
-    if strip_gps:
-        check = Image.Exif()
-        check.load(out)
-        if _GPS_IFD in check:
-            return None
-    return out
+    return out if len(out) <= _MAX_JPEG_SEGMENT else None
 
 
 def _rewrite_jpeg(

@@ -8,7 +8,16 @@ from dataclasses import dataclass
 from rhdesk.core.catalogue import ModelSpec
 from rhdesk.core.validation import check_size
 
-ASPECTS: tuple[tuple[int, int], ...] = ((1, 1), (4, 3), (3, 4), (3, 2), (2, 3), (16, 9), (9, 16), (21, 9))
+ASPECTS: tuple[tuple[int, int], ...] = (
+    (1, 1),
+    (4, 3),
+    (3, 4),
+    (3, 2),
+    (2, 3),
+    (16, 9),
+    (9, 16),
+    (21, 9),
+)
 TIERS: dict[str, int] = {"1K": 1024 * 1024, "2K": 2048 * 2048, "3K": 3072 * 3072, "4K": 4096 * 4096}
 
 
@@ -74,7 +83,9 @@ def default_size(model: ModelSpec) -> tuple[int, int]:
     return match_aspect(model, 1, 1)
 
 
-def match_aspect(model: ModelSpec, src_w: int, src_h: int, tier: str | None = None) -> tuple[int, int]:
+def match_aspect(
+    model: ModelSpec, src_w: int, src_h: int, tier: str | None = None
+) -> tuple[int, int]:
     """A valid size with the source's aspect ratio (clamped to 1:16–16:1), near the tier's pixels."""
     ratio = max(model.aspect_min, min(model.aspect_max, src_w / max(1, src_h)))
     target = TIERS[tier] if tier else max(model.min_pixels, TIERS["2K"])
@@ -87,7 +98,11 @@ def match_aspect(model: ModelSpec, src_w: int, src_h: int, tier: str | None = No
             wh = _fit(model, ratio, px)
             px *= 1.1
     if wh is None:
-        return default_size(model) if (src_w, src_h) != (1, 1) else (model.width.default, model.height.default)
+        return (
+            default_size(model)
+            if (src_w, src_h) != (1, 1)
+            else (model.width.default, model.height.default)
+        )
     w, h = wh
     if w * h < model.min_pixels:
         return match_aspect(model, src_w, src_h, None) if tier else (w, h)

@@ -40,7 +40,10 @@ def check_prompt(model: ModelSpec, prompt: str) -> list[Problem]:
 def _check_side(name: str, value: int, rng, label: str) -> list[Problem]:
     if value < rng.min or value > rng.max:
         return [
-            Problem(name, f"{name.capitalize()} {value} is out of range: {label} takes {rng.min}–{rng.max} px.")
+            Problem(
+                name,
+                f"{name.capitalize()} {value} is out of range: {label} takes {rng.min}–{rng.max} px.",
+            )
         ]
     if value % rng.step:
         lower = value - value % rng.step
@@ -76,21 +79,31 @@ def check_size(model: ModelSpec, width: int, height: int) -> list[Problem]:
         ratio = width / height
         if ratio < model.aspect_min or ratio > model.aspect_max:
             problems.append(
-                Problem("size", f"The aspect ratio {width}:{height} is too extreme: keep it between 1:16 and 16:1.")
+                Problem(
+                    "size",
+                    f"The aspect ratio {width}:{height} is too extreme: keep it between 1:16 and 16:1.",
+                )
             )
     return problems
 
 
-def check_images(model: ModelSpec, n_inputs: int, max_images: int, sequential: bool) -> list[Problem]:
+def check_images(
+    model: ModelSpec, n_inputs: int, max_images: int, sequential: bool
+) -> list[Problem]:
     problems: list[Problem] = []
     if model.inputs is None:
         if n_inputs:
             problems.append(Problem("images", f"{model.display_name} takes no input images."))
     elif n_inputs < model.inputs.min:
-        problems.append(Problem("images", "Add at least one image to edit (or pick a text-to-image model)."))
+        problems.append(
+            Problem("images", "Add at least one image to edit (or pick a text-to-image model).")
+        )
     elif n_inputs > model.inputs.max:
         problems.append(
-            Problem("images", f"{n_inputs} images is too many: {model.label} takes at most {model.inputs.max}.")
+            Problem(
+                "images",
+                f"{n_inputs} images is too many: {model.label} takes at most {model.inputs.max}.",
+            )
         )
     if max_images < 1 or max_images > model.max_images:
         problems.append(Problem("max_images", f"Max images must be 1–{model.max_images}."))

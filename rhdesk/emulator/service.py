@@ -442,16 +442,21 @@ class Service:
         if task.fail is None:
             # Start rendering at once so large results are ready when RUNNING time is up.
             render = loop.run_in_executor(self._pool, self._render_all, task)
-        delay = task.run_until - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
         blobs: list[bytes] = []
         failure = task.fail
-        if render is not None:
-            try:
+        try:
+            delay = task.run_until - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if render is not None:
                 blobs = await render
-            except Exception as exc:  # a broken input: fail like the real model would
-                failure = ("1000", f"unknown error: {exc}")
+        except asyncio.CancelledError:
+            # Stopping: a render finishing after the loop closed must not try to report back.
+            if render is not None:
+                render.cancel()
+            raise
+        except Exception as exc:  # a broken input: fail like the real model would
+            failure = ("1000", f"unknown error: {exc}")
         self._finish(task, blobs, failure)
 
     def _render_all(self, task: Task) -> list[bytes]:

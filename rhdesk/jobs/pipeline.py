@@ -134,7 +134,9 @@ class JobRunner:
                 remote_id=rec.remote_id,
                 remote_status=rec.remote_status,
                 results=tuple(rec.result_paths),
-                error=error if error is not None else (rec.error_message if status in (S.FAILED, S.UNKNOWN, S.GAVE_UP) else None),
+                error=error
+                if error is not None
+                else (rec.error_message if status in (S.FAILED, S.UNKNOWN, S.GAVE_UP) else None),
                 error_code=rec.error_code,
                 final=status in S.FINAL_STATES or status in (S.UNKNOWN, S.GAVE_UP),
             )
@@ -154,7 +156,9 @@ class JobRunner:
         for rec in self.store.unfinished():
             if rec.id in self._tasks:
                 continue
-            if rec.status == S.UNKNOWN or (not rec.remote_id and rec.submit_state == S.SUBMIT_SENDING):
+            if rec.status == S.UNKNOWN or (
+                not rec.remote_id and rec.submit_state == S.SUBMIT_SENDING
+            ):
                 if rec.status != S.UNKNOWN:
                     self._mark_unknown(rec.id)
                 else:
@@ -236,7 +240,9 @@ class JobRunner:
 
     # -- driving one task -------------------------------------------------------------------
     def _spawn(self, task_id: int) -> None:
-        task = asyncio.get_running_loop().create_task(self._drive(task_id), name=f"rhdesk-task-{task_id}")
+        task = asyncio.get_running_loop().create_task(
+            self._drive(task_id), name=f"rhdesk-task-{task_id}"
+        )
         self._tasks[task_id] = task
         task.add_done_callback(lambda _t, i=task_id: self._tasks.pop(i, None))
 
@@ -291,10 +297,13 @@ class JobRunner:
         self._status(rec.id, S.PREPARING, f"Preparing {len(rec.inputs)} image(s)")
         folder = self.config.inputs_dir / rec.uid
         loop = asyncio.get_running_loop()
+        limits = rec.spec.model.inputs
+        options = {"strip_gps": self.config.strip_gps}
+        if limits is not None:
+            options.update(max_bytes=limits.max_bytes, formats=limits.formats)
         for item in todo:
             prepared = await loop.run_in_executor(
-                None,
-                lambda p=Path(item.source_path): prepare_image(p, strip_gps=self.config.strip_gps),
+                None, lambda p=Path(item.source_path): prepare_image(p, **options)
             )
             dest = folder / f"{item.idx:02d}_{prepared.filename}"
             await loop.run_in_executor(None, _write_atomic, dest, prepared.data)
@@ -326,7 +335,7 @@ class JobRunner:
             data = await loop.run_in_executor(None, Path(item.local_path).read_bytes)
             last = [0.0]
 
-            def progress(sent: int, total: int, n: int = n) -> None:
+            def progress(sent: int, total: int, n: int = n, last: list[float] = last) -> None:
                 t = self._clock()
                 if sent < total and t - last[0] < 0.1:
                     return
@@ -350,7 +359,9 @@ class JobRunner:
                     content_type=item.content_type or "image/png",
                     progress=progress,
                 )
-            self.store.set_input(task_id, item.idx, uploaded_url=result.download_url, uploaded_at=time.time())
+            self.store.set_input(
+                task_id, item.idx, uploaded_url=result.download_url, uploaded_at=time.time()
+            )
 
     async def _remote_slots(self) -> _Slots:
         async with self._slots_lock:
@@ -380,7 +391,9 @@ class JobRunner:
             if task_id in self._cancel_local:
                 raise asyncio.CancelledError
             self._in_submit.add(task_id)
-            self._status(task_id, S.SUBMITTING, "Sending to RunningHub", submit_state=S.SUBMIT_SENDING)
+            self._status(
+                task_id, S.SUBMITTING, "Sending to RunningHub", submit_state=S.SUBMIT_SENDING
+            )
             try:
                 state = await self.client.submit(rec.endpoint, body)
             except E.RequestNeverSentError as exc:
@@ -576,7 +589,9 @@ class JobRunner:
             except BaseException:
                 _unlink(part)
                 raise
-            self.store.set_result(task_id, r.idx, state=S.RESULT_SAVED, local_path=str(dest), bytes=size)
+            self.store.set_result(
+                task_id, r.idx, state=S.RESULT_SAVED, local_path=str(dest), bytes=size
+            )
         rec = self.store.get(task_id)
         saved = len(rec.result_paths)
         still_pending = [r for r in rec.results if r.state == S.RESULT_PENDING]
@@ -584,7 +599,9 @@ class JobRunner:
             msg = f"Could not download {len(still_pending)} result(s) yet: {failed[-1]}"
             self._status(task_id, S.GAVE_UP, msg, error_message=msg)
         elif saved == 0:
-            msg = str(E.ResultExpiredError()) if expired else (failed[-1] if failed else "No result")
+            msg = (
+                str(E.ResultExpiredError()) if expired else (failed[-1] if failed else "No result")
+            )
             self._status(task_id, S.FAILED, msg, error_message=msg)
         else:
             note = None

@@ -181,7 +181,9 @@ class TaskRecord:
 
     @property
     def result_paths(self) -> list[Path]:
-        return [Path(r.local_path) for r in self.results if r.state == RESULT_SAVED and r.local_path]
+        return [
+            Path(r.local_path) for r in self.results if r.state == RESULT_SAVED and r.local_path
+        ]
 
 
 class StoreError(Exception):
@@ -319,7 +321,15 @@ class Store:
                 )
 
     def set_input(self, task_id: int, idx: int, **fields: Any) -> None:
-        allowed = {"local_path", "content_type", "width", "height", "notes", "uploaded_url", "uploaded_at"}
+        allowed = {
+            "local_path",
+            "content_type",
+            "width",
+            "height",
+            "notes",
+            "uploaded_url",
+            "uploaded_at",
+        }
         if set(fields) - allowed:
             raise StoreError(f"unknown input fields: {sorted(set(fields) - allowed)}")
         cols = ", ".join(f"{k}=?" for k in fields)
@@ -379,7 +389,9 @@ class Store:
             args += list(statuses)
         if search:
             where.append("prompt LIKE ? ESCAPE '\\'")
-            args.append("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+            args.append(
+                "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
         if batch_id:
             where.append("batch_id=?")
             args.append(batch_id)

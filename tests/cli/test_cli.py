@@ -19,7 +19,9 @@ from rhdesk.emulator import Fault
 KEY = "test-key"
 
 
-def rhdesk(*args, data_dir: Path, base_url: str | None = None, key: str | None = KEY, wait=True, timeout=90):
+def rhdesk(
+    *args, data_dir: Path, base_url: str | None = None, key: str | None = KEY, wait=True, timeout=90
+):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RHDESK_",))}
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"  # never the real keyring
     if key:
@@ -29,7 +31,9 @@ def rhdesk(*args, data_dir: Path, base_url: str | None = None, key: str | None =
         cmd += ["--base-url", base_url]
     cmd += list(args)
     if not wait:
-        return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        return subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -85,8 +89,12 @@ def test_text_to_image_without_images(tmp_path, emulator):
         (["--prompt", "make it blue", "--width", "2048"], "both --width and --height"),
     ],
 )
-def test_bad_input_is_one_clear_line_and_nothing_is_sent(tmp_path, emulator, photos, args, expected):
-    proc = rhdesk("run", str(photos["chelsea"]), *args, data_dir=tmp_path, base_url=emulator.base_url)
+def test_bad_input_is_one_clear_line_and_nothing_is_sent(
+    tmp_path, emulator, photos, args, expected
+):
+    proc = rhdesk(
+        "run", str(photos["chelsea"]), *args, data_dir=tmp_path, base_url=emulator.base_url
+    )
     assert proc.returncode == 2
     assert expected in one_line_error(proc)
     assert emulator.submit_count == 0 and emulator.tasks() == []
@@ -98,7 +106,9 @@ def test_eleven_images_and_a_corrupt_one(tmp_path, emulator, photos):
     assert proc.returncode == 2 and "11 images" in one_line_error(proc)
     bad = tmp_path / "broken photo.jpg"
     bad.write_bytes(Path(photos["rocket"]).read_bytes()[:3000])
-    proc = rhdesk("run", str(bad), "--prompt", "make it snow", data_dir=tmp_path, base_url=emulator.base_url)
+    proc = rhdesk(
+        "run", str(bad), "--prompt", "make it snow", data_dir=tmp_path, base_url=emulator.base_url
+    )
     assert proc.returncode == 2 and "broken photo.jpg" in one_line_error(proc)
     missing = rhdesk("run", str(tmp_path / "nope.png"), "--prompt", "make it snow",
                      data_dir=tmp_path, base_url=emulator.base_url)  # fmt: skip
@@ -138,13 +148,17 @@ def test_history_lists_and_filters(tmp_path, emulator, photos):
     assert proc.returncode == 0, proc.stderr
     tasks = json.loads(proc.stdout)
     assert [t["prompt"] for t in tasks] == ["add a rainbow please", "make the sky purple"]
-    found = json.loads(rhdesk("history", "--json", "--search", "rainbow", data_dir=tmp_path, key=None).stdout)
+    found = json.loads(
+        rhdesk("history", "--json", "--search", "rainbow", data_dir=tmp_path, key=None).stdout
+    )
     assert [t["prompt"] for t in found] == ["add a rainbow please"]
     text = rhdesk("history", data_dir=tmp_path, key=None).stdout
     assert "succeeded" in text and "rainbow" in text
 
 
-def test_killed_while_polling_then_resume_finishes_without_resubmitting(tmp_path, emulator_factory, photos):
+def test_killed_while_polling_then_resume_finishes_without_resubmitting(
+    tmp_path, emulator_factory, photos
+):
     emu = emulator_factory(queue_seconds=0.5, run_seconds=3.0)
     data = tmp_path / "data"
     proc = rhdesk("run", str(photos["coffee"]), "--prompt", "turn the coffee into tea",
@@ -154,9 +168,12 @@ def test_killed_while_polling_then_resume_finishes_without_resubmitting(tmp_path
     remote_id = None
     while time.monotonic() < deadline and not remote_id:
         if db.exists():
-            with sqlite3.connect(db) as con:
-                row = con.execute("SELECT remote_id FROM tasks").fetchone()
-                remote_id = row[0] if row else None
+            try:
+                with sqlite3.connect(db) as con:
+                    row = con.execute("SELECT remote_id FROM tasks").fetchone()
+                    remote_id = row[0] if row else None
+            except sqlite3.OperationalError:  # the process is still creating the schema
+                remote_id = None
         if not remote_id:
             time.sleep(0.05)
     assert remote_id, "the task never reached the server"

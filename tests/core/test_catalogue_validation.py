@@ -5,7 +5,13 @@ import pytest
 from rhdesk.core.catalogue import all_models, get_model, resolve_model_name
 from rhdesk.core.sizes import match_aspect, preset_by_key, presets_for
 from rhdesk.core.task import TaskSpec
-from rhdesk.core.validation import check_all, check_images, check_prompt, check_size, estimated_cost_cny
+from rhdesk.core.validation import (
+    check_all,
+    check_images,
+    check_prompt,
+    check_size,
+    estimated_cost_cny,
+)
 
 
 def test_catalogue_has_the_six_seedream_endpoints():
@@ -50,7 +56,9 @@ def test_size_rules():
     assert any("out of range" in p.message for p in check_size(m, 500, 2048))
     floor = check_size(m, 1024, 1024)
     assert floor and "3,686,400" in floor[0].message
-    assert check_size(get_model("seedream-v4/text-to-image"), 8192, 512) == []  # exactly 16:1 is allowed
+    assert (
+        check_size(get_model("seedream-v4/text-to-image"), 8192, 512) == []
+    )  # exactly 16:1 is allowed
     v5 = get_model("seedream-v5-lite/text-to-image")
     assert any("10,404,496" in p.message for p in check_size(v5, 4704, 4096))
 
@@ -93,7 +101,9 @@ def test_preset_lookup_and_spec_body():
     m = get_model("seedream-v4.5/image-to-image")
     p = preset_by_key(m, "16:9@2k")
     assert p and (p.width, p.height) == (2728, 1534)
-    spec = TaskSpec(m.endpoint, "make the sky stormy", p.width, p.height, max_images=3, sequential=True)
+    spec = TaskSpec(
+        m.endpoint, "make the sky stormy", p.width, p.height, max_images=3, sequential=True
+    )
     body = spec.request_body(["https://x/y.png"])
     assert body == {
         "prompt": "make the sky stormy",

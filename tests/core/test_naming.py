@@ -4,13 +4,21 @@ from datetime import datetime
 
 import pytest
 
-from rhdesk.core.naming import NameFields, TemplateError, result_path, safe_component, safe_extension
+from rhdesk.core.naming import (
+    NameFields,
+    TemplateError,
+    result_path,
+    safe_component,
+    safe_extension,
+)
 
 WHEN = datetime(2026, 11, 24, 12, 30, 5)
 
 
 def fields(source="holiday", n=1):
-    return NameFields(source=source, model="seedream-v4.5", when=WHEN, n=n, task="7", prompt="make it snow")
+    return NameFields(
+        source=source, model="seedream-v4.5", when=WHEN, n=n, task="7", prompt="make it snow"
+    )
 
 
 def test_default_template(tmp_path):
@@ -27,7 +35,17 @@ def test_existing_files_are_never_overwritten(tmp_path):
 
 @pytest.mark.parametrize(
     "hostile",
-    ["../../x", "/etc/passwd", "..\\..\\win", "CON", "nul.txt", "a/../../b", "..", "\x00evil", "C:\\x"],
+    [
+        "../../x",
+        "/etc/passwd",
+        "..\\..\\win",
+        "CON",
+        "nul.txt",
+        "a/../../b",
+        "..",
+        "\x00evil",
+        "C:\\x",
+    ],
 )
 def test_hostile_names_stay_inside_the_library(tmp_path, hostile):
     lib = tmp_path / "lib"

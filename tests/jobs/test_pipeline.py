@@ -24,7 +24,9 @@ class Harness:
         self.tmp = tmp_path
         self.emu = emu
         self.store = Store(tmp_path / "history.sqlite3")
-        self.client = RunningHubClient(key, base_url or emu.base_url, backoff_base=0.01, backoff_max=0.05)
+        self.client = RunningHubClient(
+            key, base_url or emu.base_url, backoff_base=0.01, backoff_max=0.05
+        )
         poll = cfg.pop("poll", PollPolicy(first=0.05, max_interval=0.1))
         self.config = RunnerConfig(
             library=tmp_path / "library", inputs_dir=tmp_path / "inputs", poll=poll,
@@ -171,11 +173,16 @@ async def test_expired_result_link_is_explained(h, photos):
     assert not list((h.tmp / "library").glob("*"))  # no partial file posing as a result
 
 
-async def test_concurrency_limit_is_read_from_the_server_and_respected(tmp_path, emulator_factory, photos):
+async def test_concurrency_limit_is_read_from_the_server_and_respected(
+    tmp_path, emulator_factory, photos
+):
     emu = emulator_factory(concurrency_limit=2, queue_seconds=0.1, run_seconds=0.3)
     h = Harness(tmp_path, emu)
     try:
-        ids = [await h.runner.start_task(spec(photos, prompt=f"variation number {i}")) for i in range(5)]
+        ids = [
+            await h.runner.start_task(spec(photos, prompt=f"variation number {i}"))
+            for i in range(5)
+        ]
         await h.runner.wait_all()
         assert [h.store.get(i).status for i in ids] == [S.SUCCEEDED] * 5
         assert emu.max_concurrent_seen == 2
@@ -184,12 +191,17 @@ async def test_concurrency_limit_is_read_from_the_server_and_respected(tmp_path,
         await h.close()
 
 
-async def test_capacity_errors_wait_and_retry_when_the_local_limit_is_too_high(tmp_path, emulator_factory, photos):
+async def test_capacity_errors_wait_and_retry_when_the_local_limit_is_too_high(
+    tmp_path, emulator_factory, photos
+):
     emu = emulator_factory(concurrency_limit=1, queue_seconds=0.05, run_seconds=0.2)
     h = Harness(tmp_path, emu, concurrency=4)
     h.emu.add_fault(Fault("queue", "http_status", status=500))  # the limit cannot be read
     try:
-        ids = [await h.runner.start_task(spec(photos, prompt=f"variation number {i}")) for i in range(3)]
+        ids = [
+            await h.runner.start_task(spec(photos, prompt=f"variation number {i}"))
+            for i in range(3)
+        ]
         await h.runner.wait_all()
         assert [h.store.get(i).status for i in ids] == [S.SUCCEEDED] * 3
         assert emu.submit_count == 3 and emu.max_concurrent_seen == 1
@@ -238,7 +250,9 @@ async def test_no_network(tmp_path, emulator, photos):
 async def test_unusable_input_names_the_file(h, tmp_path):
     bad = tmp_path / "holiday.jpg"
     bad.write_text("not an image at all")
-    rec = await h.runner.wait(await h.runner.start_task(TaskSpec(I2I, "make it snow", 1024, 1024, [bad])))
+    rec = await h.runner.wait(
+        await h.runner.start_task(TaskSpec(I2I, "make it snow", 1024, 1024, [bad]))
+    )
     assert rec.status == S.FAILED and "holiday.jpg" in rec.error_message
     assert h.emu.submit_count == 0
 

@@ -11,7 +11,9 @@ from rhdesk.store.db import Store, StoreError
 
 
 def spec(prompt="make the sky pink", inputs=()):
-    return TaskSpec("seedream-v4.5/image-to-image", prompt, 2048, 2048, inputs=[Path(p) for p in inputs])
+    return TaskSpec(
+        "seedream-v4.5/image-to-image", prompt, 2048, 2048, inputs=[Path(p) for p in inputs]
+    )
 
 
 def test_task_row_is_complete_and_survives_reopen(tmp_path):
