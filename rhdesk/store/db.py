@@ -8,6 +8,7 @@ remote task id is stored the moment submit returns, and every state change is ap
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -20,7 +21,7 @@ from typing import Any
 
 from rhdesk.core.task import TaskSpec
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Local lifecycle of a task. Stored as text so new states need no migration.
 PENDING = "pending"  # saved, waiting for its turn
@@ -110,6 +111,26 @@ _MIGRATIONS: dict[int, str] = {
         detail TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX events_task ON events(task_id);
+    """,
+    # v2: full-text search over prompts and notes (history search), kept in step by triggers.
+    2: """
+    CREATE VIRTUAL TABLE tasks_fts USING fts5(
+        prompt, note, content='tasks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    INSERT INTO tasks_fts(rowid, prompt, note) SELECT id, prompt, note FROM tasks;
+    CREATE TRIGGER tasks_fts_insert AFTER INSERT ON tasks BEGIN
+        INSERT INTO tasks_fts(rowid, prompt, note) VALUES (new.id, new.prompt, new.note);
+    END;
+    CREATE TRIGGER tasks_fts_delete AFTER DELETE ON tasks BEGIN
+        INSERT INTO tasks_fts(tasks_fts, rowid, prompt, note) VALUES ('delete', old.id, old.prompt, old.note);
+    END;
+    CREATE TRIGGER tasks_fts_update AFTER UPDATE OF prompt, note ON tasks BEGIN
+        INSERT INTO tasks_fts(tasks_fts, rowid, prompt, note) VALUES ('delete', old.id, old.prompt, old.note);
+        INSERT INTO tasks_fts(rowid, prompt, note) VALUES (new.id, new.prompt, new.note);
+    END;
+    CREATE INDEX tasks_endpoint ON tasks(endpoint);
+    CREATE INDEX tasks_starred ON tasks(starred) WHERE starred = 1;
+    CREATE INDEX tasks_batch ON tasks(batch_id) WHERE batch_id IS NOT NULL;
     """,
 }
 
@@ -382,22 +403,12 @@ class Store:
         statuses: Sequence[str] | None = None,
         search: str | None = None,
         batch_id: str | None = None,
+        families: Sequence[str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        starred: bool | None = None,
     ) -> list[TaskRecord]:
-        where, args = [], []
-        if statuses:
-            where.append(f"status IN ({','.join('?' * len(statuses))})")
-            args += list(statuses)
-        if search:
-            where.append("prompt LIKE ? ESCAPE '\\'")
-            args.append(
-                "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            )
-        if batch_id:
-            where.append("batch_id=?")
-            args.append(batch_id)
-        sql = "SELECT * FROM tasks"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        sql, args = self._query("SELECT *", statuses, search, batch_id, families, since, until, starred)
         sql += " ORDER BY created_at DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -405,6 +416,49 @@ class Store:
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
             return [self._record(r) for r in rows]
+
+    def list_ids(self, **filters: Any) -> list[int]:
+        """Ids only (cheap, for big histories): same filters as `list`."""
+        sql, args = self._query(
+            "SELECT id",
+            filters.get("statuses"), filters.get("search"), filters.get("batch_id"),
+            filters.get("families"), filters.get("since"), filters.get("until"),
+            filters.get("starred"),
+        )  # fmt: skip
+        sql += " ORDER BY created_at DESC, id DESC"
+        with self._lock:
+            return [r[0] for r in self._db.execute(sql, args)]
+
+    @staticmethod
+    def _query(select, statuses, search, batch_id, families, since, until, starred):
+        where: list[str] = []
+        args: list[Any] = []
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            args += list(statuses)
+        match = fts_query(search or "")
+        if match:
+            where.append("id IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH ?)")
+            args.append(match)
+        if batch_id:
+            where.append("batch_id=?")
+            args.append(batch_id)
+        if families:
+            where.append("(" + " OR ".join("endpoint LIKE ?" for _ in families) + ")")
+            args += [f"{f}/%" for f in families]
+        if since is not None:
+            where.append("created_at >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("created_at < ?")
+            args.append(until)
+        if starred is not None:
+            where.append("starred = ?")
+            args.append(int(starred))
+        sql = f"{select} FROM tasks"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return sql, args
 
     def unfinished(self) -> list[TaskRecord]:
         """Tasks a restart must pick up: anything not final, plus successes with undownloaded results."""
@@ -494,5 +548,24 @@ class Store:
         )
 
 
+def fts_query(text: str) -> str:
+    """A safe FTS5 query from what a person typed: every word must match, the last as a prefix."""
+    words = [w for w in re.split(r"[^\w]+", text.lower()) if w]
+    if not words:
+        return ""
+    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+    quoted[-1] += "*"
+    return " AND ".join(quoted)
+
+
 def _split_sql(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
+    """Statements of a migration (triggers contain ';' inside BEGIN … END)."""
+    statements, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements

@@ -59,18 +59,28 @@ def test_unfinished_lists_what_a_restart_must_pick_up(tmp_path):
     assert [r.id for r in store.unfinished()] == [running, undownloaded]
 
 
-def test_list_filters_and_search_escape_wildcards(tmp_path):
+def test_list_filters_and_full_text_search(tmp_path):
     store = Store(tmp_path / "h.sqlite3")
-    a = store.create_task(spec("100% more snow"), "u")
-    b = store.create_task(spec("a red_car"), "u")
-    store.create_task(spec("something else"), "u")
+    a = store.create_task(spec("100% more snow on the mountains"), "u")
+    b = store.create_task(spec("a red_car in the rain"), "u")
+    c = store.create_task(TaskSpec("seedream-v4/text-to-image", "Café scene at dusk", 2048, 2048), "u")
     store.set_status(b, S.FAILED)
-    assert [r.id for r in store.list(search="100%")] == [a]
-    assert [r.id for r in store.list(search="d_c")] == [b]
-    assert [r.id for r in store.list(search="_")] == [b]
+    store.update(c, starred=1, note="client favourite")
+    assert [r.id for r in store.list(search="snow")] == [a]
+    assert [r.id for r in store.list(search="mount")] == [a]  # prefix of the last word
+    assert [r.id for r in store.list(search="red car")] == [b]
+    assert [r.id for r in store.list(search="cafe")] == [c]  # diacritics folded
+    assert [r.id for r in store.list(search="favourite")] == [c]  # notes are searched too
+    assert store.list(search='" OR 1 --') == []  # typed syntax is only words
+    assert [r.id for r in store.list(search="  ")] == [c, b, a]
     assert [r.id for r in store.list(statuses=[S.FAILED])] == [b]
+    assert [r.id for r in store.list(families=["seedream-v4"])] == [c]
+    assert [r.id for r in store.list(starred=True)] == [c]
+    assert store.list_ids(search="rain") == [b]
     assert len(store.list(limit=2)) == 2
-    assert store.list()[0].prompt == "something else"  # newest first
+    assert store.list()[0].prompt == "Café scene at dusk"  # newest first
+    store.delete_task(a)
+    assert store.list(search="snow") == []
 
 
 def test_unknown_columns_are_rejected(tmp_path):
@@ -93,3 +103,24 @@ def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
 def test_wal_mode_is_on(tmp_path):
     store = Store(tmp_path / "h.sqlite3")
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_migration_from_the_first_schema_keeps_tasks_and_makes_them_searchable(tmp_path):
+    db = tmp_path / "old.sqlite3"
+    con = sqlite3.connect(db)
+    for statement in S._split_sql(S._MIGRATIONS[1]):
+        con.execute(statement)
+    con.execute("PRAGMA user_version=1")
+    con.execute(
+        """INSERT INTO tasks (uid, created_at, updated_at, endpoint, prompt, width, height,
+           spec_json, status, remote_id) VALUES ('u1', 1, 1, 'seedream-v4.5/image-to-image',
+           'old lighthouse prompt', 2048, 2048, ?, 'succeeded', '42')""",
+        ('{"endpoint": "seedream-v4.5/image-to-image", "prompt": "old lighthouse prompt", '
+         '"width": 2048, "height": 2048, "inputs": []}',),
+    )
+    con.commit()
+    con.close()
+    store = Store(db)
+    assert store.schema_version == S.SCHEMA_VERSION
+    (rec,) = store.list(search="lighthouse")
+    assert rec.remote_id == "42" and rec.status == S.SUCCEEDED
