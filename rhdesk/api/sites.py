@@ -27,3 +27,16 @@ def resolve_base_url(site_or_url: str) -> str:
     if parts.query or parts.fragment:
         raise ValueError("A RunningHub base URL cannot have a query or a fragment.")
     return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+# Where a person checks what RunningHub really ran and charged. The exact page of the call
+# records is not documented [unknown]; the API console is reached from the site's personal centre.
+CALL_RECORD_HINT = "RunningHub → personal centre → API console → call records"
+
+
+def call_record_url(base_url: str) -> str:
+    """The site's home page for a task's call record (the emulator has none: its own URL)."""
+    for url in SITES.values():
+        if base_url.rstrip("/") == url:
+            return url + "/"
+    return base_url.rstrip("/") + "/"

@@ -70,6 +70,21 @@ def render(template: str, fields: NameFields) -> str:
     return name
 
 
+def reserve_result_path(library: Path, template: str, fields: NameFields, ext: str) -> Path:
+    """Like `result_path`, but claims the name at once by creating its empty `.part` file, so two
+    downloads finishing together never pick the same name. The caller writes the `.part` file
+    and renames it onto the returned path."""
+    for _ in range(1000):
+        path = result_path(library, template, fields, ext)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(path.with_name(path.name + ".part"), "xb"):
+                return path
+        except FileExistsError:
+            continue
+    raise TemplateError("Could not find a free file name in the results folder.")
+
+
 def result_path(library: Path, template: str, fields: NameFields, ext: str) -> Path:
     """A path inside `library` that does not exist yet. Subfolders in the template are allowed but
     each part is sanitised; nothing can climb out of the library."""

@@ -563,18 +563,29 @@ class JobRunner:
         when = datetime.fromtimestamp(rec.created_at)
         expired, failed = 0, []
         for r in pending:
+            if r.local_path:  # a download cut short by a crash or a kill
+                _unlink(Path(r.local_path + ".part"))
             ext = naming.safe_extension(r.output_type or _url_ext(r.url))
             fields = naming.NameFields(
                 source=source, model=rec.spec.model.family, when=when, n=r.idx + 1,
                 task=str(task_id), prompt=rec.prompt,
             )  # fmt: skip
-            dest = naming.result_path(self.config.library, self.config.name_template, fields, ext)
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest = await asyncio.get_running_loop().run_in_executor(
+                None,
+                naming.reserve_result_path,
+                self.config.library,
+                self.config.name_template,
+                fields,
+                ext,
+            )
             part = dest.with_name(dest.name + ".part")
+            # Remember the claimed name: after a crash the leftover .part is found and removed.
+            self.store.set_result(task_id, r.idx, local_path=str(dest))
             try:
                 size = await self.client.download(r.url, part)
                 await asyncio.get_running_loop().run_in_executor(None, _finish_file, part, dest)
             except E.ResultExpiredError as exc:
+                _unlink(part)
                 expired += 1
                 self.store.set_result(task_id, r.idx, state=S.RESULT_EXPIRED, error=str(exc))
                 continue

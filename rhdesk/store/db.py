@@ -383,9 +383,58 @@ class Store:
                 (*fields.values(), task_id, idx),
             )
 
-    def delete_task(self, task_id: int) -> None:
+    def delete_task(self, task_id: int) -> list[Path]:
+        """Remove a task from the history; returns its files (results and input copies) so the
+        caller can delete them too if the user said so."""
+        rec = self.get(task_id)
+        files = [Path(r.local_path) for r in rec.results if r.local_path]
+        files += [Path(i.local_path) for i in rec.inputs if i.local_path]
         with self._tx() as db:
             db.execute("DELETE FROM tasks WHERE id=?", (task_id,))
+        return files
+
+    def set_starred(self, task_id: int, starred: bool) -> None:
+        self.update(task_id, starred=int(starred))
+
+    def set_note(self, task_id: int, note: str) -> None:
+        self.update(task_id, note=note)
+
+    def get_many(self, ids: Sequence[int]) -> dict[int, TaskRecord]:
+        """Several tasks in three queries (not 3 per task): for lists over big histories."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(f"SELECT * FROM tasks WHERE id IN ({marks})", list(ids)).fetchall()
+            inputs: dict[int, list[InputRecord]] = {}
+            for r in self._db.execute(
+                f"SELECT * FROM task_inputs WHERE task_id IN ({marks}) ORDER BY task_id, idx", list(ids)
+            ):
+                inputs.setdefault(r["task_id"], []).append(_input(r))
+            results: dict[int, list[ResultRecord]] = {}
+            for r in self._db.execute(
+                f"SELECT * FROM task_results WHERE task_id IN ({marks}) ORDER BY task_id, idx", list(ids)
+            ):
+                results.setdefault(r["task_id"], []).append(_result(r))
+        return {
+            row["id"]: self._record(row, inputs.get(row["id"], []), results.get(row["id"], []))
+            for row in rows
+        }
+
+    def relocate_library(self, old: Path, new: Path) -> int:
+        """After the results folder moved: point saved results at the new place. Returns rows changed."""
+        old_s, new_s = str(Path(old)), str(Path(new))
+        with self._tx() as db:
+            cur = db.execute(
+                "UPDATE task_results SET local_path = ? || substr(local_path, ?) "
+                "WHERE local_path LIKE ? ESCAPE '\\'",
+                (new_s, len(old_s) + 1, _like_prefix(old_s) + "%"),
+            )
+            return cur.rowcount
+
+    def integrity_ok(self) -> bool:
+        with self._lock:
+            return self._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     # -- reads ------------------------------------------------------------------------------
     def get(self, task_id: int) -> TaskRecord:
@@ -483,38 +532,27 @@ class Store:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0])
 
-    def _record(self, row: sqlite3.Row) -> TaskRecord:
+    def _record(
+        self,
+        row: sqlite3.Row,
+        inputs: list[InputRecord] | None = None,
+        results: list[ResultRecord] | None = None,
+    ) -> TaskRecord:
         task_id = row["id"]
-        inputs = [
-            InputRecord(
-                idx=r["idx"],
-                source_path=r["source_path"],
-                local_path=r["local_path"],
-                content_type=r["content_type"],
-                width=r["width"],
-                height=r["height"],
-                notes=r["notes"],
-                uploaded_url=r["uploaded_url"],
-                uploaded_at=r["uploaded_at"],
-            )
-            for r in self._db.execute(
-                "SELECT * FROM task_inputs WHERE task_id=? ORDER BY idx", (task_id,)
-            )
-        ]
-        results = [
-            ResultRecord(
-                idx=r["idx"],
-                url=r["url"],
-                output_type=r["output_type"],
-                state=r["state"],
-                local_path=r["local_path"],
-                bytes=r["bytes"],
-                error=r["error"],
-            )
-            for r in self._db.execute(
-                "SELECT * FROM task_results WHERE task_id=? ORDER BY idx", (task_id,)
-            )
-        ]
+        if inputs is None:
+            inputs = [
+                _input(r)
+                for r in self._db.execute(
+                    "SELECT * FROM task_inputs WHERE task_id=? ORDER BY idx", (task_id,)
+                )
+            ]
+        if results is None:
+            results = [
+                _result(r)
+                for r in self._db.execute(
+                    "SELECT * FROM task_results WHERE task_id=? ORDER BY idx", (task_id,)
+                )
+            ]
         return TaskRecord(
             id=task_id,
             uid=row["uid"],
@@ -546,6 +584,36 @@ class Store:
             inputs=inputs,
             results=results,
         )
+
+
+def _input(r: sqlite3.Row) -> InputRecord:
+    return InputRecord(
+        idx=r["idx"],
+        source_path=r["source_path"],
+        local_path=r["local_path"],
+        content_type=r["content_type"],
+        width=r["width"],
+        height=r["height"],
+        notes=r["notes"],
+        uploaded_url=r["uploaded_url"],
+        uploaded_at=r["uploaded_at"],
+    )
+
+
+def _result(r: sqlite3.Row) -> ResultRecord:
+    return ResultRecord(
+        idx=r["idx"],
+        url=r["url"],
+        output_type=r["output_type"],
+        state=r["state"],
+        local_path=r["local_path"],
+        bytes=r["bytes"],
+        error=r["error"],
+    )
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def fts_query(text: str) -> str:

@@ -68,3 +68,14 @@ def test_components_and_extensions():
     assert safe_extension("JPEG") == "jpg"
     assert safe_extension("../../exe") == "png"
     assert safe_extension(None) == "png"
+
+
+def test_reserved_names_are_unique_under_concurrency(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rhdesk.core.naming import reserve_result_path
+
+    with ThreadPoolExecutor(8) as pool:
+        paths = list(pool.map(lambda _: reserve_result_path(tmp_path, "{source}", fields(), "png"), range(40)))
+    assert len(set(paths)) == 40
+    assert all(p.with_name(p.name + ".part").exists() and not p.exists() for p in paths)
