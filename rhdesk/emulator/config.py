@@ -10,7 +10,16 @@ FAULT_ENDPOINTS = frozenset(
 )
 # Faults that change how one HTTP request is answered.
 REQUEST_FAULT_KINDS = frozenset(
-    {"latency", "http_status", "rate_limit", "drop", "drop_after", "malformed", "api_error"}
+    {
+        "latency",
+        "http_status",
+        "rate_limit",
+        "drop",
+        "drop_after",
+        "malformed",
+        "api_error",
+        "slow_body",
+    }
 )
 # Faults that change what happens to a task rather than to a request.
 TASK_FAULT_KINDS = frozenset({"fail_task", "expired_links"})

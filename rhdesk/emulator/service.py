@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from rhdesk.core.catalogue import ModelSpec, get_model
@@ -340,6 +341,25 @@ class Service:
                 text=fault.get("body") or '{"code":0,"msg":"succ',
                 content_type=fault.get("content_type", "application/json"),
             )
+        if kind == "slow_body":
+            # The answer trickles out (bytes_per_second): a download that a test can interrupt.
+            inner = await handler(request)
+            body = inner.body if isinstance(inner, web.Response) else None
+            if not isinstance(body, bytes | bytearray) or inner.status != 200:
+                return inner
+            rate = max(1024, int(fault.get("bytes_per_second", 256 * 1024)))
+            out = web.StreamResponse(status=200, headers={"Content-Type": inner.content_type})
+            out.content_length = len(body)
+            await out.prepare(request)
+            chunk = max(1024, rate // 20)
+            try:
+                for i in range(0, len(body), chunk):
+                    await out.write(bytes(body[i : i + chunk]))
+                    await asyncio.sleep(chunk / rate)
+                await out.write_eof()
+            except (ConnectionError, aiohttp.ClientConnectionResetError):
+                pass  # the client went away mid-download: exactly what such a test does
+            return out
         if kind == "api_error":
             code = str(fault.get("code", "1000"))
             message = str(fault.get("message", "unknown error"))

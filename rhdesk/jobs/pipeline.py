@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +54,20 @@ class RunnerConfig:
     capacity_wait: float = 10.0  # first wait after "concurrency limit reached"
     capacity_wait_max: float = 60.0
     strip_gps: bool = True
+
+
+@dataclass(frozen=True)
+class ResultTarget:
+    """Where one task's results go instead of the library (a batch's output folder).
+
+    `name` is a file-name pattern for naming.render plus `{ext}` (e.g. "beach_edit{n}.{ext}");
+    subfolders in it stay inside `folder`. `overwrite` replaces a file already there (the user
+    chose so); otherwise a free name is taken, as in the library.
+    """
+
+    folder: Path
+    name: str
+    overwrite: bool = False
 
 
 class _Slots:
@@ -108,6 +123,8 @@ class JobRunner:
         self._uploads = asyncio.Semaphore(max(1, config.max_parallel_uploads))
         self._in_submit: set[int] = set()
         self._cancel_local: set[int] = set()
+        # Per-task submit gates (a paused batch): cleared = hold before sending, no slot taken.
+        self._gates: dict[int, asyncio.Event] = {}
         self._closed = False
 
     # -- events -----------------------------------------------------------------------------
@@ -143,18 +160,44 @@ class JobRunner:
         )
 
     # -- public -----------------------------------------------------------------------------
-    async def start_task(self, spec, batch_id: str | None = None) -> int:
-        """Persist a new task (before anything is sent) and start it. Returns its local id."""
-        task_id = self.store.create_task(spec, self.client.base_url, batch_id=batch_id)
+    async def start_task(
+        self,
+        spec,
+        batch_id: str | None = None,
+        *,
+        output: ResultTarget | None = None,
+        batch_item: int | None = None,
+        gate: asyncio.Event | None = None,
+    ) -> int:
+        """Persist a new task (before anything is sent) and start it. Returns its local id.
+
+        `output`: save the results there instead of the library. `batch_item`: the batch item
+        this task is made for (linked in the same transaction). `gate`: while cleared, the task
+        is prepared and uploaded but not sent."""
+        task_id = self.store.create_task(
+            spec,
+            self.client.base_url,
+            batch_id=batch_id,
+            out_dir=str(output.folder) if output else None,
+            out_name=output.name if output else None,
+            out_overwrite=bool(output and output.overwrite),
+            batch_item=batch_item,
+        )
         self._emit(TaskEvent(task_id, S.PENDING, "Waiting to start"))
+        if gate is not None:
+            self._gates[task_id] = gate
         self._spawn(task_id)
         return task_id
 
-    async def resume(self) -> list[int]:
-        """Pick up every unfinished task after a restart; returns the ids taken up again."""
+    async def resume(
+        self, task_ids: Iterable[int] | None = None, *, gate: asyncio.Event | None = None
+    ) -> list[int]:
+        """Pick up unfinished tasks after a restart (all, or only `task_ids`); returns the ids
+        taken up again. `gate` as in start_task."""
+        wanted = None if task_ids is None else set(task_ids)
         resumed: list[int] = []
         for rec in self.store.unfinished():
-            if rec.id in self._tasks:
+            if rec.id in self._tasks or (wanted is not None and rec.id not in wanted):
                 continue
             if rec.status == S.UNKNOWN or (
                 not rec.remote_id and rec.submit_state == S.SUBMIT_SENDING
@@ -167,6 +210,8 @@ class JobRunner:
             if rec.status == S.SUCCEEDED and not rec.remote_id:
                 continue
             resumed.append(rec.id)
+            if gate is not None:
+                self._gates[rec.id] = gate
             self._spawn(rec.id)
         return resumed
 
@@ -244,7 +289,11 @@ class JobRunner:
             self._drive(task_id), name=f"rhdesk-task-{task_id}"
         )
         self._tasks[task_id] = task
-        task.add_done_callback(lambda _t, i=task_id: self._tasks.pop(i, None))
+        task.add_done_callback(lambda _t, i=task_id: self._forget(i))
+
+    def _forget(self, task_id: int) -> None:
+        self._tasks.pop(task_id, None)
+        self._gates.pop(task_id, None)
 
     async def _drive(self, task_id: int) -> None:
         try:
@@ -253,7 +302,7 @@ class JobRunner:
                 await self._prepare(rec)
                 await self._upload(task_id)
                 slots = await self._remote_slots()
-                await slots.acquire()
+                await self._acquire_for_submit(task_id, slots)
                 try:
                     if not await self._submit(task_id):
                         return
@@ -289,6 +338,20 @@ class JobRunner:
             self._status(task_id, S.GAVE_UP, message, error_message=message, error_code=code)
         else:
             self._status(task_id, S.FAILED, message, error_message=message, error_code=code)
+
+    async def _acquire_for_submit(self, task_id: int, slots: _Slots) -> None:
+        """A slot to send in, but only while the task's gate (if any) is open. A held task gives
+        its slot back, so a paused batch never blocks other work."""
+        gate = self._gates.get(task_id)
+        while True:
+            if gate is not None and not gate.is_set():
+                self._status(task_id, S.PENDING, "Paused: waiting to be sent")
+                await gate.wait()
+                await self._upload(task_id)  # links may have expired during a long pause
+            await slots.acquire()
+            if gate is None or gate.is_set():
+                return
+            await slots.release()
 
     async def _prepare(self, rec: TaskRecord) -> None:
         todo = [i for i in rec.inputs if not (i.local_path and Path(i.local_path).exists())]
@@ -375,6 +438,10 @@ class JobRunner:
                     log.info("queue status unavailable (%s); using %s", exc, limit or 1)
                 self._slots = _Slots(limit or 1)
             return self._slots
+
+    async def concurrency_limit(self) -> int:
+        """How many tasks may be on RunningHub at once (the account's limit or a lower setting)."""
+        return (await self._remote_slots()).limit
 
     async def set_concurrency(self, limit: int) -> None:
         self.config.concurrency = limit
@@ -571,12 +638,7 @@ class JobRunner:
                 task=str(task_id), prompt=rec.prompt,
             )  # fmt: skip
             dest = await asyncio.get_running_loop().run_in_executor(
-                None,
-                naming.reserve_result_path,
-                self.config.library,
-                self.config.name_template,
-                fields,
-                ext,
+                None, self._reserve_dest, rec, fields, ext
             )
             part = dest.with_name(dest.name + ".part")
             # Remember the claimed name: after a crash the leftover .part is found and removed.
@@ -620,6 +682,25 @@ class JobRunner:
                 note = f"{expired} of {len(rec.results)} result link(s) expired before download."
             self._status(task_id, S.SUCCEEDED, "Done", error_message=note)
 
+    def _reserve_dest(self, rec: TaskRecord, fields: naming.NameFields, ext: str) -> Path:
+        if not rec.out_dir:
+            return naming.reserve_result_path(
+                self.config.library, self.config.name_template, fields, ext
+            )
+        folder = Path(rec.out_dir)
+        # "{ext}" is not a naming field: fill it in and let the naming code add the extension.
+        template = (rec.out_name or naming.DEFAULT_TEMPLATE).replace("{ext}", ext)
+        template = template.removesuffix(f".{ext}")
+        if rec.out_overwrite:
+            exact = _exact_result_path(folder, template, fields, ext)
+            exact.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(exact.with_name(exact.name + ".part"), "xb"):
+                    return exact  # the rename replaces the old file, as the user chose
+            except FileExistsError:
+                pass  # another download is writing that very name: keep both instead
+        return naming.reserve_result_path(folder, template, fields, ext)
+
 
 class _Stop(Exception):
     """The task left the pipeline in a resumable state (already recorded)."""
@@ -633,6 +714,21 @@ def _write_atomic(dest: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, dest)
+
+
+def _exact_result_path(folder: Path, template: str, fields: naming.NameFields, ext: str) -> Path:
+    """The rendered name itself (no " (2)"), sanitised like naming.result_path and checked to
+    stay inside `folder`."""
+    parts = [
+        naming.safe_component(p)
+        for p in re.split(r"[/\\]+", naming.render(template, fields))
+        if p.strip() not in ("", ".", "..")
+    ] or [naming.safe_component(fields.source)]
+    folder = folder.resolve()
+    path = folder.joinpath(*parts[:-1], f"{parts[-1]}.{ext}").resolve()
+    if folder not in path.parents:
+        raise naming.TemplateError("The file name would leave the results folder.")
+    return path
 
 
 def _finish_file(part: Path, dest: Path) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from rhdesk.core.task import TaskSpec
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Local lifecycle of a task. Stored as text so new states need no migration.
 PENDING = "pending"  # saved, waiting for its turn
@@ -132,6 +132,44 @@ _MIGRATIONS: dict[int, str] = {
     CREATE INDEX tasks_starred ON tasks(starred) WHERE starred = 1;
     CREATE INDEX tasks_batch ON tasks(batch_id) WHERE batch_id IS NOT NULL;
     """,
+    # v3: batches. A task may carry its own output folder and file-name pattern (used instead of
+    # the library and its template); batches and their items survive restarts.
+    3: """
+    ALTER TABLE tasks ADD COLUMN out_dir TEXT;
+    ALTER TABLE tasks ADD COLUMN out_name TEXT;
+    ALTER TABLE tasks ADD COLUMN out_overwrite INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE batches (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        settings_json TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE batch_items (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        batch_id TEXT NOT NULL REFERENCES batches(id) ON DELETE CASCADE,
+        position REAL NOT NULL,
+        source_path TEXT NOT NULL,
+        rel_path TEXT NOT NULL,
+        width INTEGER,
+        height INTEGER,
+        out_dir TEXT,
+        out_name TEXT,
+        state TEXT NOT NULL,
+        task_id INTEGER REFERENCES tasks(id) ON DELETE SET NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        meta_done INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX batch_items_order ON batch_items(batch_id, position);
+    CREATE INDEX batch_items_task ON batch_items(task_id) WHERE task_id IS NOT NULL;
+    CREATE TABLE batch_item_tasks (
+        item_id INTEGER NOT NULL REFERENCES batch_items(id) ON DELETE CASCADE,
+        task_id INTEGER NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+        PRIMARY KEY (item_id, task_id)
+    );
+    """,
 }
 
 RESULT_PENDING = "pending"
@@ -195,6 +233,9 @@ class TaskRecord:
     note: str
     inputs: list[InputRecord] = field(default_factory=list)
     results: list[ResultRecord] = field(default_factory=list)
+    out_dir: str | None = None  # its own output folder (batches); None: the library
+    out_name: str | None = None  # its own file-name pattern, used with out_dir
+    out_overwrite: bool = False
 
     @property
     def is_final(self) -> bool:
@@ -205,6 +246,70 @@ class TaskRecord:
         return [
             Path(r.local_path) for r in self.results if r.state == RESULT_SAVED and r.local_path
         ]
+
+
+BATCH_READY = "ready"  # planned, never started
+BATCH_RUNNING = "running"
+BATCH_PAUSED = "paused"  # by the user, by a low balance, or by closing the app mid-batch
+BATCH_FINISHED = "finished"
+
+
+@dataclass
+class BatchRecord:
+    id: str
+    created_at: float
+    updated_at: float
+    state: str
+    settings: dict[str, Any]
+    message: str
+
+
+@dataclass
+class BatchItemRecord:
+    id: int
+    batch_id: str
+    position: float
+    source_path: str
+    rel_path: str  # below the chosen folder (mirrored in the output folder)
+    width: int | None  # output size of this photo's task
+    height: int | None
+    out_dir: str | None
+    out_name: str | None
+    state: str  # see rhdesk.jobs.batch
+    task_id: int | None  # the latest task made for it
+    attempts: int
+    error: str | None
+    meta_done: bool
+
+
+def _batch_record(row: sqlite3.Row) -> BatchRecord:
+    return BatchRecord(
+        id=row["id"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        state=row["state"],
+        settings=json.loads(row["settings_json"]),
+        message=row["message"],
+    )
+
+
+def _item_record(row: sqlite3.Row) -> BatchItemRecord:
+    return BatchItemRecord(
+        id=row["id"],
+        batch_id=row["batch_id"],
+        position=row["position"],
+        source_path=row["source_path"],
+        rel_path=row["rel_path"],
+        width=row["width"],
+        height=row["height"],
+        out_dir=row["out_dir"],
+        out_name=row["out_name"],
+        state=row["state"],
+        task_id=row["task_id"],
+        attempts=row["attempts"],
+        error=row["error"],
+        meta_done=bool(row["meta_done"]),
+    )
 
 
 class StoreError(Exception):
@@ -267,13 +372,26 @@ class Store:
             self._db.close()
 
     # -- writes -----------------------------------------------------------------------------
-    def create_task(self, spec: TaskSpec, base_url: str, batch_id: str | None = None) -> int:
+    def create_task(
+        self,
+        spec: TaskSpec,
+        base_url: str,
+        batch_id: str | None = None,
+        *,
+        out_dir: str | None = None,
+        out_name: str | None = None,
+        out_overwrite: bool = False,
+        batch_item: int | None = None,
+    ) -> int:
+        """`batch_item`: link the new task to that batch item in the same transaction, so a crash
+        can never leave a task the batch does not know about (it would be started twice)."""
         now = time.time()
         with self._tx() as db:
             cur = db.execute(
                 """INSERT INTO tasks (uid, created_at, updated_at, endpoint, prompt, width, height,
-                   max_images, sequential, spec_json, base_url, status, batch_id)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+                   max_images, sequential, spec_json, base_url, status, batch_id,
+                   out_dir, out_name, out_overwrite)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
                 (
                     uuid.uuid4().hex,
                     now,
@@ -288,9 +406,22 @@ class Store:
                     base_url,
                     PENDING,
                     batch_id,
+                    out_dir,
+                    out_name,
+                    int(out_overwrite),
                 ),
             )
             task_id = int(cur.lastrowid)
+            if batch_item is not None:
+                db.execute(
+                    """UPDATE batch_items SET task_id=?, state='active', error=NULL,
+                       meta_done=0, attempts=attempts+1 WHERE id=?""",
+                    (task_id, batch_item),
+                )
+                db.execute(
+                    "INSERT INTO batch_item_tasks (item_id, task_id) VALUES (?,?)",
+                    (batch_item, task_id),
+                )
             for i, p in enumerate(spec.inputs):
                 db.execute(
                     "INSERT INTO task_inputs (task_id, idx, source_path) VALUES (?,?,?)",
@@ -405,15 +536,19 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         with self._lock:
-            rows = self._db.execute(f"SELECT * FROM tasks WHERE id IN ({marks})", list(ids)).fetchall()
+            rows = self._db.execute(
+                f"SELECT * FROM tasks WHERE id IN ({marks})", list(ids)
+            ).fetchall()
             inputs: dict[int, list[InputRecord]] = {}
             for r in self._db.execute(
-                f"SELECT * FROM task_inputs WHERE task_id IN ({marks}) ORDER BY task_id, idx", list(ids)
+                f"SELECT * FROM task_inputs WHERE task_id IN ({marks}) ORDER BY task_id, idx",
+                list(ids),
             ):
                 inputs.setdefault(r["task_id"], []).append(_input(r))
             results: dict[int, list[ResultRecord]] = {}
             for r in self._db.execute(
-                f"SELECT * FROM task_results WHERE task_id IN ({marks}) ORDER BY task_id, idx", list(ids)
+                f"SELECT * FROM task_results WHERE task_id IN ({marks}) ORDER BY task_id, idx",
+                list(ids),
             ):
                 results.setdefault(r["task_id"], []).append(_result(r))
         return {
@@ -457,7 +592,9 @@ class Store:
         until: float | None = None,
         starred: bool | None = None,
     ) -> list[TaskRecord]:
-        sql, args = self._query("SELECT *", statuses, search, batch_id, families, since, until, starred)
+        sql, args = self._query(
+            "SELECT *", statuses, search, batch_id, families, since, until, starred
+        )
         sql += " ORDER BY created_at DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ? OFFSET ?"
@@ -532,6 +669,118 @@ class Store:
         with self._lock:
             return int(self._db.execute("SELECT COUNT(*) FROM tasks").fetchone()[0])
 
+    # -- batches ----------------------------------------------------------------------------
+    def create_batch(
+        self, batch_id: str, settings: dict[str, Any], items: Sequence[dict[str, Any]]
+    ) -> None:
+        """A batch and all its items in one transaction (a crash leaves all or nothing)."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                """INSERT INTO batches (id, created_at, updated_at, state, settings_json)
+                   VALUES (?,?,?,?,?)""",
+                (batch_id, now, now, BATCH_READY, json.dumps(settings, ensure_ascii=False)),
+            )
+            for pos, item in enumerate(items):
+                db.execute(
+                    """INSERT INTO batch_items (batch_id, position, source_path, rel_path, width,
+                       height, out_dir, out_name, state, error) VALUES (?,?,?,?,?,?,?,?,?,?)""",
+                    (
+                        batch_id, float(pos), item["source_path"], item["rel_path"],
+                        item.get("width"), item.get("height"), item.get("out_dir"),
+                        item.get("out_name"), item["state"], item.get("error"),
+                    ),
+                )  # fmt: skip
+
+    def get_batch(self, batch_id: str) -> BatchRecord:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM batches WHERE id=?", (batch_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no batch {batch_id}")
+        return _batch_record(row)
+
+    def find_batch(self, prefix: str) -> BatchRecord:
+        """A batch by its id or an unambiguous start of it (ids are long to type)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM batches WHERE id LIKE ? ESCAPE '\\' ORDER BY created_at",
+                (prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",),
+            ).fetchall()
+        exact = [r for r in rows if r["id"] == prefix]
+        if exact or len(rows) == 1:
+            return _batch_record((exact or rows)[0])
+        if not rows:
+            raise StoreError(f"no batch {prefix}")
+        raise StoreError(f"{prefix} matches {len(rows)} batches; give more of the id")
+
+    def list_batches(self, limit: int | None = None) -> list[BatchRecord]:
+        sql = "SELECT * FROM batches ORDER BY created_at DESC"
+        args: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._lock:
+            return [_batch_record(r) for r in self._db.execute(sql, args).fetchall()]
+
+    def set_batch(
+        self, batch_id: str, *, state: str | None = None, message: str | None = None
+    ) -> None:
+        fields: dict[str, Any] = {"updated_at": time.time()}
+        if state is not None:
+            fields["state"] = state
+        if message is not None:
+            fields["message"] = message
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE batches SET {cols} WHERE id=?", (*fields.values(), batch_id))
+
+    def delete_batch(self, batch_id: str) -> None:
+        """Forget a batch (its tasks stay in the history)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM batches WHERE id=?", (batch_id,))
+
+    def batch_items(self, batch_id: str) -> list[BatchItemRecord]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM batch_items WHERE batch_id=? ORDER BY position, id", (batch_id,)
+            ).fetchall()
+        return [_item_record(r) for r in rows]
+
+    def batch_item(self, item_id: int) -> BatchItemRecord:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM batch_items WHERE id=?", (item_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"no batch item {item_id}")
+        return _item_record(row)
+
+    _ITEM_COLUMNS = frozenset({"position", "state", "task_id", "error", "meta_done"})
+
+    def update_batch_item(self, item_id: int, **fields: Any) -> None:
+        unknown = set(fields) - self._ITEM_COLUMNS
+        if unknown:
+            raise StoreError(f"unknown batch item fields: {sorted(unknown)}")
+        cols = ", ".join(f"{k}=?" for k in fields)
+        with self._tx() as db:
+            db.execute(f"UPDATE batch_items SET {cols} WHERE id=?", (*fields.values(), item_id))
+
+    def swap_batch_items(self, a: int, b: int) -> None:
+        """Exchange the queue positions of two items (reordering pending work)."""
+        with self._tx() as db:
+            pa = db.execute("SELECT position FROM batch_items WHERE id=?", (a,)).fetchone()
+            pb = db.execute("SELECT position FROM batch_items WHERE id=?", (b,)).fetchone()
+            if pa is None or pb is None:
+                raise StoreError("no such batch item")
+            db.execute("UPDATE batch_items SET position=? WHERE id=?", (pb[0], a))
+            db.execute("UPDATE batch_items SET position=? WHERE id=?", (pa[0], b))
+
+    def batch_item_tasks(self, item_id: int) -> list[int]:
+        """Every task made for this item (first try and retries), oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT task_id FROM batch_item_tasks WHERE item_id=? ORDER BY task_id", (item_id,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def _record(
         self,
         row: sqlite3.Row,
@@ -583,6 +832,9 @@ class Store:
             note=row["note"],
             inputs=inputs,
             results=results,
+            out_dir=row["out_dir"],
+            out_name=row["out_name"],
+            out_overwrite=bool(row["out_overwrite"]),
         )
 
 

@@ -76,6 +76,10 @@ def test_reserved_names_are_unique_under_concurrency(tmp_path):
     from rhdesk.core.naming import reserve_result_path
 
     with ThreadPoolExecutor(8) as pool:
-        paths = list(pool.map(lambda _: reserve_result_path(tmp_path, "{source}", fields(), "png"), range(40)))
+        paths = list(
+            pool.map(
+                lambda _: reserve_result_path(tmp_path, "{source}", fields(), "png"), range(40)
+            )
+        )
     assert len(set(paths)) == 40
     assert all(p.with_name(p.name + ".part").exists() and not p.exists() for p in paths)

@@ -184,7 +184,9 @@ async def test_concurrency_limit_is_read_from_the_server_and_respected(
             for i in range(5)
         ]
         await h.runner.wait_all()
-        assert [h.store.get(i).status for i in ids] == [S.SUCCEEDED] * 5, [h.store.get(i).error_message for i in ids]
+        assert [h.store.get(i).status for i in ids] == [S.SUCCEEDED] * 5, [
+            h.store.get(i).error_message for i in ids
+        ]
         assert emu.max_concurrent_seen == 2
         assert emu.submit_count == 5
     finally:

@@ -63,7 +63,9 @@ def test_list_filters_and_full_text_search(tmp_path):
     store = Store(tmp_path / "h.sqlite3")
     a = store.create_task(spec("100% more snow on the mountains"), "u")
     b = store.create_task(spec("a red_car in the rain"), "u")
-    c = store.create_task(TaskSpec("seedream-v4/text-to-image", "Café scene at dusk", 2048, 2048), "u")
+    c = store.create_task(
+        TaskSpec("seedream-v4/text-to-image", "Café scene at dusk", 2048, 2048), "u"
+    )
     store.set_status(b, S.FAILED)
     store.update(c, starred=1, note="client favourite")
     assert [r.id for r in store.list(search="snow")] == [a]
@@ -115,8 +117,10 @@ def test_migration_from_the_first_schema_keeps_tasks_and_makes_them_searchable(t
         """INSERT INTO tasks (uid, created_at, updated_at, endpoint, prompt, width, height,
            spec_json, status, remote_id) VALUES ('u1', 1, 1, 'seedream-v4.5/image-to-image',
            'old lighthouse prompt', 2048, 2048, ?, 'succeeded', '42')""",
-        ('{"endpoint": "seedream-v4.5/image-to-image", "prompt": "old lighthouse prompt", '
-         '"width": 2048, "height": 2048, "inputs": []}',),
+        (
+            '{"endpoint": "seedream-v4.5/image-to-image", "prompt": "old lighthouse prompt", '
+            '"width": 2048, "height": 2048, "inputs": []}',
+        ),
     )
     con.commit()
     con.close()
