@@ -215,6 +215,29 @@ class JobRunner:
             self._spawn(rec.id)
         return resumed
 
+    async def run_again(self, task_id: int) -> int:
+        """A new task with the same parameters, uploading again from the local copies (the old
+        upload links expire after a day). Returns the new task's id."""
+        rec = self.store.get(task_id)
+        for item in rec.inputs:
+            have_copy = item.local_path and Path(item.local_path).exists()
+            if not have_copy and not Path(item.source_path).exists():
+                raise FileNotFoundError(
+                    f"The input {Path(item.source_path).name} is no longer on this computer, "
+                    "so the task cannot run again."
+                )
+        new_id = self.store.create_task(rec.spec, self.client.base_url, batch_id=rec.batch_id)
+        for item in rec.inputs:
+            if item.local_path and Path(item.local_path).exists():
+                # the prepared copy is reused as is: no second preparation, same pixels
+                self.store.set_input(
+                    new_id, item.idx, local_path=item.local_path, content_type=item.content_type,
+                    width=item.width, height=item.height, notes=item.notes,
+                )  # fmt: skip
+        self._emit(TaskEvent(new_id, S.PENDING, "Waiting to start"))
+        self._spawn(new_id)
+        return new_id
+
     async def check_again(self, task_id: int) -> None:
         """Poll a task that was given up on (or download results again) now."""
         rec = self.store.get(task_id)

@@ -350,3 +350,24 @@ async def test_results_expiring_between_restart_are_reported(h, photos):
     await h.runner.resume()
     rec = await h.runner.wait(tid)
     assert rec.status == S.FAILED and "expired" in rec.error_message
+
+
+async def test_run_again_reuploads_from_the_local_copy(h, photos, tmp_path):
+    import shutil
+
+    original = tmp_path / "my photo.png"
+    shutil.copy(photos["chelsea"], original)
+    first = await h.runner.wait(await h.runner.start_task(spec(photos, inputs=[original])))
+    assert first.status == S.SUCCEEDED
+    original.unlink()  # the user moved the photo away; the app kept its copy
+    h.emu.expire_results()
+    again = await h.runner.wait(await h.runner.run_again(first.id))
+    assert again.status == S.SUCCEEDED and again.id != first.id
+    assert again.inputs[0].local_path == first.inputs[0].local_path
+    assert again.inputs[0].uploaded_at > first.inputs[0].uploaded_at  # uploaded anew
+    assert again.prompt == first.prompt and (again.width, again.height) == (
+        first.width,
+        first.height,
+    )
+    assert again.result_paths[0].name.startswith("my photo_")
+    assert h.emu.submit_count == 2
