@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _Parser(prog="rhdesk", description="Edit images with RunningHub's Seedream models.")
     p.add_argument("--version", action="version", version=f"rhdesk {__version__}")
+    p.add_argument("--self-test", action="store_true", help="check this installation and exit")
     add_global_options(p)
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
@@ -55,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     subparser("resume", help="finish tasks left unfinished by a crash or restart")
 
+    from rhdesk.cli_batch import add_batch_parser
+
+    add_batch_parser(sub, subparser)
+
     emu = subparser("emulator", help="serve the RunningHub emulator on this computer")
     emu.add_argument("--port", type=int, default=8187)
     emu.add_argument("--key", default="emulator-key")
@@ -63,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-COMMANDS = ("run", "history", "resume", "emulator")
+COMMANDS = ("run", "history", "resume", "emulator", "batch")
 _VALUE_OPTIONS = ("--site", "--base-url", "--data-dir")
 
 
@@ -75,6 +80,12 @@ def build_gui_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"rhdesk {__version__}")
     add_global_options(p)
     p.add_argument("files", nargs="*", type=Path, help="images to put in the slots")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="start offscreen, run one demo task end to end, exit 0 if it worked",
+    )
+    p.add_argument("--startup-probe", action="store_true", help=argparse.SUPPRESS)  # bench/
     return p
 
 
@@ -97,7 +108,10 @@ def wants_window(argv: list[str]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if wants_window(argv):
-        build_gui_parser().parse_args(argv)  # usage errors before any window appears
+        if build_gui_parser().parse_args(argv).self_test:  # usage errors before any window
+            from rhdesk.selftest import main as self_test
+
+            return self_test()
         from rhdesk.app import main as gui_main
 
         return gui_main(argv)
@@ -134,7 +148,7 @@ class _UsageError(Exception):
 async def _dispatch(args: argparse.Namespace) -> int:
     from rhdesk.context import build_context
 
-    need_key = args.command in ("run", "resume")
+    need_key = args.command in ("run", "resume", "batch")
     ctx = build_context(args, require_key=need_key)
     try:
         if args.command == "history":
@@ -143,6 +157,10 @@ async def _dispatch(args: argparse.Namespace) -> int:
             return await _cmd_run(ctx, args)
         if args.command == "resume":
             return await _cmd_resume(ctx)
+        if args.command == "batch":
+            from rhdesk.cli_batch import cmd_batch
+
+            return await cmd_batch(ctx, args)
         raise _UsageError(f"unknown command {args.command}")
     finally:
         ctx.close()

@@ -209,6 +209,9 @@ class JobRunner:
                 continue
             if rec.status == S.SUCCEEDED and not rec.remote_id:
                 continue
+            if wanted is None and rec.batch_id and not rec.remote_id:
+                # a batch photo not yet sent waits for the user to continue its batch
+                continue
             resumed.append(rec.id)
             if gate is not None:
                 self._gates[rec.id] = gate
