@@ -640,6 +640,15 @@ class JobRunner:
         )  # fmt: skip
         return False
 
+    @staticmethod
+    def _embed_metadata(rec: TaskRecord, dest: Path) -> None:
+        from rhdesk.core.metadata import embed_metadata
+
+        embed_metadata(
+            dest, source=_source_for_metadata(rec), prompt=rec.prompt, model=rec.endpoint,
+            task_id=str(rec.id), remote_id=rec.remote_id,
+        )  # fmt: skip
+
     async def _download(self, task_id: int) -> None:
         rec = self.store.get(task_id)
         if rec.status in (S.FAILED, S.CANCELLED, S.GAVE_UP, S.UNKNOWN) and not any(
@@ -688,6 +697,10 @@ class JobRunner:
             except BaseException:
                 _unlink(part)
                 raise
+            if rec.batch_id is None:  # a batch embeds its own (and records that it did)
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self._embed_metadata, rec, dest
+                )
             self.store.set_result(
                 task_id, r.idx, state=S.RESULT_SAVED, local_path=str(dest), bytes=size
             )
@@ -755,6 +768,16 @@ def _exact_result_path(folder: Path, template: str, fields: naming.NameFields, e
     if folder not in path.parents:
         raise naming.TemplateError("The file name would leave the results folder.")
     return path
+
+
+def _source_for_metadata(rec: TaskRecord) -> Path | None:
+    if not rec.inputs:
+        return None
+    first = rec.inputs[0]
+    for candidate in (first.source_path, first.local_path):
+        if candidate and Path(candidate).exists():
+            return Path(candidate)
+    return None
 
 
 def _finish_file(part: Path, dest: Path) -> None:

@@ -371,3 +371,24 @@ async def test_run_again_reuploads_from_the_local_copy(h, photos, tmp_path):
     )
     assert again.result_paths[0].name.startswith("my photo_")
     assert h.emu.submit_count == 2
+
+
+async def test_saved_results_carry_prompt_model_task_and_the_source_colour_profile(
+    h, photos, tmp_path
+):
+    from PIL import ImageCms
+
+    from rhdesk.core.metadata import read_metadata
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = tmp_path / "tagged.png"
+    Image.open(photos["chelsea"]).convert("RGB").save(src, icc_profile=icc)
+    rec = await h.runner.wait(
+        await h.runner.start_task(spec(photos, prompt="warm evening light", inputs=[src]))
+    )
+    assert rec.status == S.SUCCEEDED
+    meta = read_metadata(rec.result_paths[0])
+    assert meta.prompt == "warm evening light"
+    assert meta.model == I2I and meta.remote_id == rec.remote_id
+    with Image.open(rec.result_paths[0]) as im:
+        assert im.info.get("icc_profile") == icc
