@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import sys
-import traceback
 
 os.environ.setdefault("QT_API", "pyside6")  # qasync must never pick another binding
 
@@ -17,7 +16,14 @@ from rhdesk import APP_DISPLAY_NAME, ORG_NAME, __version__  # noqa: E402
 log = logging.getLogger("rhdesk.app")
 
 
+# Pillow and QImageReader run on worker threads but still hold the GIL in short bursts; with
+# Python's default 5 ms switch interval the GUI thread waited behind several of them in turn
+# (bench/bench_ui_stall.py: p99 stall 9-15 ms -> 5-7 ms with 1 ms).
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
 def _ensure_app() -> QApplication:
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])
@@ -41,6 +47,12 @@ def build_main_window(argv: list[str]):
     _ensure_app()
     args = build_gui_parser().parse_args(argv)
     ctx = build_context(args, require_key=False)
+    from rhdesk.i18n.qt import install_language
+    from rhdesk.ui.settings_dialog import apply_theme
+
+    install_language(ctx.settings.language)  # before any widget asks tr() for its texts
+    if ctx.settings.theme in ("light", "dark"):
+        apply_theme(ctx.settings.theme)
     controller = AppController(ctx)
     window = MainWindow(controller)
     files = [f for f in getattr(args, "files", []) if f]
@@ -52,22 +64,11 @@ def build_main_window(argv: list[str]):
 
 
 def _install_excepthook(window) -> None:
-    def hook(exc_type, exc, tb) -> None:
-        from rhdesk.logs import redact
+    # One handler for Qt slots, qasync slots, orphaned asyncio tasks and threads; it finds the
+    # window on screen when it fires (a language switch replaces `window`).
+    from rhdesk.ui.support import install_error_handlers
 
-        log.error(
-            "unhandled error:\n%s", redact("".join(traceback.format_exception(exc_type, exc, tb)))
-        )
-        if issubclass(exc_type, KeyboardInterrupt):
-            QApplication.quit()
-            return
-        try:
-            window.show_error("Unexpected error", redact(f"{exc_type.__name__}: {exc}") +
-                              "\n\nDetails are in the log file.")  # fmt: skip
-        except Exception:
-            sys.__excepthook__(exc_type, exc, tb)
-
-    sys.excepthook = hook
+    install_error_handlers(asyncio.get_event_loop())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = sys.argv[1:] if argv is None else argv
     app = _ensure_app()
+    from rhdesk import desktop
+
+    instance = desktop.claim_instance(argv)  # None: a running window took our files
+    if instance is None:
+        return 0
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     try:
@@ -86,10 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rhdesk: {exc}", file=sys.stderr)
         return 2
     _install_excepthook(window)
+    desktop.integrate(window, instance, argv)  # icon, "Open with", ask before quitting
+    from rhdesk.i18n import switch
+
+    switch.window_replaced.append(lambda _old, new: desktop.integrate(new, instance, argv))
     window.show()
+    controller = window.controller  # outlives `window` across language switches
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
     with loop:
         loop.run_until_complete(closed.wait())
-        loop.run_until_complete(window.controller.shutdown())
+        loop.run_until_complete(controller.shutdown())
     return 0

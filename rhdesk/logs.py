@@ -9,12 +9,15 @@ from pathlib import Path
 
 _secrets: set[str] = set()
 _PATTERNS = [
-    re.compile(r"(Authorization:?\s*\"?\s*Bearer\s+)[^\s\"',}]+", re.I),
+    re.compile(r"(Authorization[\"']?\s*[:=]?\s*[\"']?\s*Bearer\s+)[^\s\"',}]+", re.I),
     re.compile(r"((?:\"|')?api_?key(?:\"|')?\s*[:=]\s*(?:\"|')?)[^\s\"',}]+", re.I),
     re.compile(r"(Rh-Comfy-Auth:?\s*\"?\s*)[^\s\"',}]+", re.I),
     re.compile(
         r"([?&](?:sig|signature|Signature|token|Expires|OSSAccessKeyId|x-oss-[a-z-]+)=)[^&\s\"']+"
     ),
+    # Any query string of a link: result and upload links are signed in ways that vary by CDN
+    # (X-Amz-*, auth_key, OSS...), and where a file lives is all a log reader needs.
+    re.compile(r"(\bhttps?://[^\s?#\"'<>]+\?)[^\s\"'<>]+", re.I),
 ]
 
 
@@ -36,8 +39,34 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+def _install_record_redaction() -> None:
+    """Redact every log record as it is made, whichever handler (a test's caplog, a console)
+    later formats it; the file handler's formatter redacts again, tracebacks included."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_rhdesk_redacting", False):
+        return
+
+    def factory(*args, **kwargs) -> logging.LogRecord:  # noqa: ANN002, ANN003
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string: leave it for logging to report
+            return record
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        return record
+
+    factory._rhdesk_redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
 def setup_logging(log_dir: Path, verbose: bool = False) -> Path:
     log_dir.mkdir(parents=True, exist_ok=True)
+    _install_record_redaction()
+    # httpx logs every request with its full URL (signed result links included) at INFO.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     path = log_dir / "rhdesk.log"
     root = logging.getLogger("rhdesk")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)

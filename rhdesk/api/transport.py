@@ -15,10 +15,13 @@ import math
 import random
 import re
 import secrets
+import ssl
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+import urllib.request
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
+from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any, TypeVar
 from urllib.parse import urlsplit
@@ -40,6 +43,7 @@ from rhdesk.api.errors import (
     error_for_code,
 )
 from rhdesk.api.types import to_int
+from rhdesk.i18n.core import _
 
 log = logging.getLogger("rhdesk.api")
 
@@ -98,23 +102,112 @@ def check_url_allowed(url: str) -> None:
     try:
         parts = urlsplit(str(url).strip())
         host = parts.hostname or ""
-        _ = parts.port  # raises ValueError on a malformed port
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
-        raise InsecureURLError("That address is not a valid URL.") from None
+        raise InsecureURLError(_("That address is not a valid URL.")) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        shown = f"{scheme}://" if scheme else "an address without http(s)://"
-        raise InsecureURLError(f"Refusing {shown}: only https:// is allowed.")
+        shown = f"{scheme}://" if scheme else _("an address without http(s)://")
+        raise InsecureURLError(_("Refusing {what}: only https:// is allowed.", what=shown))
     if not host:
-        raise InsecureURLError("That address has no host name.")
+        raise InsecureURLError(_("That address has no host name."))
     if scheme == "http" and not is_loopback_host(host):
-        raise InsecureURLError(f"Refusing plain http:// to {host}, which is not this computer.")
+        raise InsecureURLError(
+            _("Refusing plain http:// to {host}, which is not this computer.", host=host)
+        )
 
 
 def loggable_url(url: httpx.URL | str) -> str:
     # Result links are often signed in their query string: log where, never the signature.
     u = httpx.URL(str(url))
     return f"{u.host}{u.path}"
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS and proxies: the operating system's trust store and proxy settings
+
+
+@lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """Verification always on, against the system's trust store: a company proxy that re-signs
+    traffic with its own root (installed in the OS, not in certifi's bundle) then just works."""
+    try:
+        import truststore
+
+        return truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    except Exception as exc:  # an old OS or a broken native library: still verify, with certifi
+        log.warning(
+            "system trust store unavailable (%s: %s); using certifi's CA bundle",
+            type(exc).__name__,
+            exc,
+        )
+        import certifi
+
+        return ssl.create_default_context(cafile=certifi.where())
+
+
+def system_proxies() -> dict[str, str]:
+    """`{"http": url, "https": url}` from the environment, the Windows registry or macOS's
+    network settings (whichever urllib finds); "no" (the bypass list) is left to `proxy_bypass`."""
+    try:
+        found = urllib.request.getproxies()
+    except Exception as exc:  # a malformed registry entry must not stop the app
+        log.warning("could not read the system proxy settings: %s", type(exc).__name__)
+        return {}
+    return {k: v for k, v in found.items() if k in ("http", "https", "all") and v}
+
+
+@lru_cache(maxsize=256)
+def _bypasses_proxy(host: str) -> bool:
+    try:
+        # The platform's own rules: NO_PROXY, the registry's ProxyOverride, macOS exceptions.
+        return bool(urllib.request.proxy_bypass(host))
+    except Exception:
+        return False
+
+
+def _proxy_shown(url: str) -> str:
+    # Proxy URLs may carry a user name and password: log where, never who.
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or ''}"
+
+
+class SystemProxyTransport(httpx.AsyncBaseTransport):
+    """Sends each request through the system's proxy for its scheme, or directly when the
+    system says to bypass it; loopback (the emulator, local tools) always goes directly.
+
+    A transport rather than httpx `mounts`, because Windows and macOS keep their bypass lists in
+    forms only `urllib.request.proxy_bypass` understands."""
+
+    def __init__(self, proxies: Mapping[str, str], verify: ssl.SSLContext) -> None:
+        self.direct = httpx.AsyncHTTPTransport(verify=verify)
+        self.proxied: dict[str, httpx.AsyncHTTPTransport] = {}
+        for scheme in ("http", "https"):
+            url = proxies.get(scheme) or proxies.get("all")
+            if not url:
+                continue
+            try:
+                self.proxied[scheme] = httpx.AsyncHTTPTransport(proxy=url, verify=verify)
+            except Exception as exc:  # e.g. socks:// without the optional socks support
+                log.warning(
+                    "ignoring the %s proxy %s: %s", scheme, _proxy_shown(url), type(exc).__name__
+                )
+            else:
+                log.info("using the system %s proxy %s", scheme, _proxy_shown(url))
+
+    def route(self, url: httpx.URL) -> httpx.AsyncHTTPTransport:
+        proxied = self.proxied.get(url.scheme)
+        if proxied is None or is_loopback_host(url.host) or _bypasses_proxy(url.host):
+            return self.direct
+        return proxied
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self.route(request.url).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.direct.aclose()
+        for t in self.proxied.values():
+            await t.aclose()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,7 +293,7 @@ def error_for_response(response: httpx.Response) -> RunningHubError:
         )
     elif status >= 500:
         err = ServerBusyError(
-            f"RunningHub is busy right now (HTTP {status}).",
+            _("RunningHub is busy right now (HTTP {status}).", status=status),
             code=code or None,
             server_message=message,
         )
@@ -211,7 +304,10 @@ def error_for_response(response: httpx.Response) -> RunningHubError:
         err = AuthError()
     else:
         err = RunningHubError(
-            f"RunningHub answered HTTP {status}; check the site address in Settings."
+            _(
+                "RunningHub answered HTTP {status}; check the site address in Settings.",
+                status=status,
+            )  # fmt: skip
         )
     err.http_status = status
     err.retry_after = retry_after
@@ -224,12 +320,13 @@ def error_for_download_status(response: httpx.Response) -> RunningHubError:
         return ResultExpiredError(http_status=status)
     if status == 429 or status >= 500:
         return ServerBusyError(
-            f"The result server is busy (HTTP {status}).",
+            _("The result server is busy (HTTP {status}).", status=status),
             http_status=status,
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
     return DownloadRejectedError(
-        f"The result server answered HTTP {status} instead of the image.", http_status=status
+        _("The result server answered HTTP {status} instead of the image.", status=status),
+        http_status=status,
     )
 
 
@@ -331,9 +428,15 @@ class Transport:
         self.backoff_max = backoff_max
         self.sleep: Sleep = sleep or asyncio.sleep
         self._rng = rng or random.Random()
+        verify = tls_context()
+        if transport is None:
+            transport = SystemProxyTransport(system_proxies(), verify)
         self._client = httpx.AsyncClient(
             timeout=self.make_timeout(),
             transport=transport,
+            verify=verify,
+            # Proxies are ours (above); no ~/.netrc credentials are sent anywhere.
+            trust_env=False,
             headers={"User-Agent": USER_AGENT},
             # Redirects on the API host are not expected; on result hosts they are followed by
             # hand so that every hop passes the URL policy.
@@ -494,7 +597,11 @@ class Transport:
                 total = to_int(response.headers.get("Content-Length"))
                 if total is not None and total > max_bytes:
                     raise DownloadRejectedError(
-                        f"The result is {total:,} bytes, more than the {max_bytes:,} allowed."
+                        _(
+                            "The result is {size} bytes, more than the {limit} allowed.",
+                            size=f"{total:,}",
+                            limit=f"{max_bytes:,}",
+                        )  # fmt: skip
                     )
                 return await self._write_stream(response, dest, total, max_bytes, progress)
             finally:
@@ -519,7 +626,10 @@ class Transport:
                     written += len(chunk)
                     if written > max_bytes:
                         raise DownloadRejectedError(
-                            f"The result is larger than the {max_bytes:,} bytes allowed."
+                            _(
+                                "The result is larger than the {limit} bytes allowed.",
+                                limit=f"{max_bytes:,}",
+                            )  # fmt: skip
                         )
                     if checked:
                         await asyncio.to_thread(fh.write, chunk)

@@ -30,7 +30,8 @@ def safe_component(text: str, fallback: str = "image") -> str:
     text = re.sub(r"\s+", " ", text)[:MAX_NAME].rstrip(" .")
     if not text or set(text) <= {"_", "."}:
         text = fallback
-    if text.split(".")[0].upper() in _WINDOWS_RESERVED:
+    # Windows ignores trailing spaces before the extension: "LPT1 .png" is the printer too.
+    if text.split(".")[0].strip().upper() in _WINDOWS_RESERVED:
         text = f"_{text}"
     return text
 

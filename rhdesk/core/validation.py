@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rhdesk.core.catalogue import ModelSpec
+from rhdesk.i18n.core import _
 
 
 @dataclass(frozen=True)
@@ -22,37 +23,46 @@ def check_prompt(model: ModelSpec, prompt: str) -> list[Problem]:
         return [
             Problem(
                 "prompt",
-                f"The prompt is too short ({n} characters): describe the edit in at least "
-                f"{model.prompt_min} characters.",
+                _(
+                    "The prompt is too short ({n} characters): describe the edit in at least "
+                    "{min} characters.",
+                    n=n,
+                    min=model.prompt_min,
+                ),
             )
         ]
     if len(prompt) > model.prompt_max:
         return [
             Problem(
                 "prompt",
-                f"The prompt is too long ({len(prompt)} characters); {model.label} takes at most "
-                f"{model.prompt_max}.",
+                _(
+                    "The prompt is too long ({n} characters); {model} takes at most {max}.",
+                    n=len(prompt),
+                    model=model.label,
+                    max=model.prompt_max,
+                ),
             )
         ]
     return []
 
 
 def _check_side(name: str, value: int, rng, label: str) -> list[Problem]:
+    # Whole sentences per side: a translation may need to word "width" and "height" differently.
     if value < rng.min or value > rng.max:
-        return [
-            Problem(
-                name,
-                f"{name.capitalize()} {value} is out of range: {label} takes {rng.min}–{rng.max} px.",
-            )
-        ]
+        text = (
+            _("Width {value} is out of range: {model} takes {min}–{max} px.")
+            if name == "width"
+            else _("Height {value} is out of range: {model} takes {min}–{max} px.")
+        )
+        return [Problem(name, text.format(value=value, model=label, min=rng.min, max=rng.max))]
     if value % rng.step:
         lower = value - value % rng.step
-        return [
-            Problem(
-                name,
-                f"{name.capitalize()} must be a multiple of {rng.step} px: try {lower} or {lower + rng.step}.",
-            )
-        ]
+        text = (
+            _("Width must be a multiple of {step} px: try {lower} or {upper}.")
+            if name == "width"
+            else _("Height must be a multiple of {step} px: try {lower} or {upper}.")
+        )
+        return [Problem(name, text.format(step=rng.step, lower=lower, upper=lower + rng.step))]
     return []
 
 
@@ -64,15 +74,30 @@ def check_size(model: ModelSpec, width: int, height: int) -> list[Problem]:
         problems.append(
             Problem(
                 "size",
-                f"{width}×{height} is {px:,} pixels; {model.label} needs at least "
-                f"{model.min_pixels:,} (about {int(model.min_pixels**0.5)}×{int(model.min_pixels**0.5)}).",
+                _(
+                    "{width}×{height} is {px} pixels; {model} needs at least {min} "
+                    "(about {side}×{side}).",
+                    width=width,
+                    height=height,
+                    px=f"{px:,}",
+                    model=model.label,
+                    min=f"{model.min_pixels:,}",
+                    side=int(model.min_pixels**0.5),
+                ),
             )
         )
     elif px > model.max_pixels:
         problems.append(
             Problem(
                 "size",
-                f"{width}×{height} is {px:,} pixels; {model.label} makes at most {model.max_pixels:,}.",
+                _(
+                    "{width}×{height} is {px} pixels; {model} makes at most {max}.",
+                    width=width,
+                    height=height,
+                    px=f"{px:,}",
+                    model=model.label,
+                    max=f"{model.max_pixels:,}",
+                ),
             )
         )
     if width and height:
@@ -81,7 +106,12 @@ def check_size(model: ModelSpec, width: int, height: int) -> list[Problem]:
             problems.append(
                 Problem(
                     "size",
-                    f"The aspect ratio {width}:{height} is too extreme: keep it between 1:16 and 16:1.",
+                    _(
+                        "The aspect ratio {width}:{height} is too extreme: keep it between "
+                        "1:16 and 16:1.",
+                        width=width,
+                        height=height,
+                    ),
                 )
             )
     return problems
@@ -93,28 +123,42 @@ def check_images(
     problems: list[Problem] = []
     if model.inputs is None:
         if n_inputs:
-            problems.append(Problem("images", f"{model.display_name} takes no input images."))
+            problems.append(
+                Problem("images", _("{model} takes no input images.", model=model.display_name))
+            )
     elif n_inputs < model.inputs.min:
         problems.append(
-            Problem("images", "Add at least one image to edit (or pick a text-to-image model).")
+            Problem("images", _("Add at least one image to edit (or pick a text-to-image model)."))
         )
     elif n_inputs > model.inputs.max:
         problems.append(
             Problem(
                 "images",
-                f"{n_inputs} images is too many: {model.label} takes at most {model.inputs.max}.",
+                _(
+                    "{n} images is too many: {model} takes at most {max}.",
+                    n=n_inputs,
+                    model=model.label,
+                    max=model.inputs.max,
+                ),
             )
         )
     if max_images < 1 or max_images > model.max_images:
-        problems.append(Problem("max_images", f"Max images must be 1–{model.max_images}."))
+        problems.append(
+            Problem("max_images", _("Max images must be 1–{max}.", max=model.max_images))
+        )
     outputs = max_images if sequential else 1
     if n_inputs + outputs > model.max_inputs_plus_outputs:
         problems.append(
             Problem(
                 "max_images",
-                f"{n_inputs} inputs plus up to {outputs} results is more than "
-                f"{model.max_inputs_plus_outputs}: lower max images to "
-                f"{model.max_inputs_plus_outputs - n_inputs} or use fewer inputs.",
+                _(
+                    "{n} inputs plus up to {outputs} results is more than {limit}: lower max "
+                    "images to {lower} or use fewer inputs.",
+                    n=n_inputs,
+                    outputs=outputs,
+                    limit=model.max_inputs_plus_outputs,
+                    lower=model.max_inputs_plus_outputs - n_inputs,
+                ),
             )
         )
     return problems

@@ -9,6 +9,7 @@ import logging
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from rhdesk import logs, secrets
+from rhdesk.api.sites import SITES
 from rhdesk.context import DEMO_KEY, Context, make_client, make_runner
 from rhdesk.core.task import TaskSpec
 from rhdesk.jobs.events import TaskEvent
@@ -17,6 +18,14 @@ from rhdesk.models.tasks import TaskListModel
 from rhdesk.store.db import Store
 
 log = logging.getLogger("rhdesk.controller")
+
+
+def _log_only(what: str):
+    def handle(exc: BaseException) -> bool:
+        log.info("%s: %s", what, type(exc).__name__)
+        return True
+
+    return handle
 
 
 class AppController(QObject):
@@ -38,6 +47,9 @@ class AppController(QObject):
         self.client = None
         self.runner = None
         self.account = None
+        self.queue = None  # QueueStatus | None, from the last refresh
+        # Site -> API address; a test points both sites at emulators.
+        self.sites: dict[str, str] = dict(SITES)
         self._unsubscribe = None
         self.task_event.connect(self.tasks.apply_event)
         self._ticker = QTimer(self)
@@ -78,19 +90,25 @@ class AppController(QObject):
         if self.runner is None:
             self.message.emit("Enter an API key or try demo mode first.")
             return
-        self.ops.start(self.runner.start_task(spec), title="Could not start the task",
+        self.ops.start(self.runner.start_task(spec), title=self.tr("Could not start the task"),
                        on_done=self.task_started.emit)  # fmt: skip
 
     def cancel(self, task_id: int) -> None:
         if self.runner is None:
             return
-        self.ops.start(self.runner.cancel(task_id), title="Could not stop the task",
-                       on_done=self.message.emit)  # fmt: skip
+
+        def done(message: str) -> None:
+            self.tasks.set_note(task_id, message)  # stays next to the task, unlike the status bar
+            self.message.emit(message)
+
+        self.ops.start(
+            self.runner.cancel(task_id), title=self.tr("Could not stop the task"), on_done=done
+        )
 
     def check_again(self, task_id: int) -> None:
         if self.runner is None:
             return
-        self.ops.start(self.runner.check_again(task_id), title="Could not check the task")
+        self.ops.start(self.runner.check_again(task_id), title=self.tr("Could not check the task"))
 
     def resume(self) -> None:
         if self.runner is None:
@@ -100,7 +118,7 @@ class AppController(QObject):
             if ids:
                 self.message.emit(f"Resumed {len(ids)} unfinished task(s) from last time.")
 
-        self.ops.start(self.runner.resume(), title="Could not resume tasks", on_done=done)
+        self.ops.start(self.runner.resume(), title=self.tr("Could not resume tasks"), on_done=done)
 
     def refresh_account(self) -> None:
         if self.client is None:
@@ -116,6 +134,7 @@ class AppController(QObject):
 
         def done(result) -> None:
             self.account, queue = result
+            self.queue = queue
             self.account_changed.emit(self.account)
             self.queue_changed.emit(queue)
 
@@ -124,17 +143,60 @@ class AppController(QObject):
             self.account_changed.emit(None)
             return True
 
-        self.ops.start(fetch(), title="Account", on_done=done, on_error=failed)
+        self.ops.start(fetch(), title=self.tr("Account"), on_done=done, on_error=failed)
 
     def set_key(self, site: str, key: str, *, session_only: bool = False) -> str:
         """Store a key (keyring, or this session only) and reconnect. Returns where it went."""
+        logs.add_secret(key)  # before anything could log or raise with it
         where = secrets.store_api_key(site, key, session_only=session_only)
-        logs.add_secret(key)
+        self.ctx.key_source = where
+        self.ops.start(self._switch(site=site, key=key.strip(), base_url=self.site_url(site),
+                                    demo=False), title=self.tr("Could not connect"))  # fmt: skip
+        return where
+
+    def site_url(self, site: str) -> str:
         from rhdesk.api.sites import resolve_base_url
 
-        self.ops.start(self._switch(site=site, key=key, base_url=resolve_base_url(site), demo=False),
-                       title="Could not connect")  # fmt: skip
-        return where
+        return self.sites.get(site) or resolve_base_url(site)
+
+    def use_site(self, site: str) -> bool:
+        """Switch to `site` with the key stored for it; False (and disconnected) if it has none."""
+        lookup = secrets.get_api_key(site)
+        if not lookup.key:
+            self.ops.start(self._go_offline(site), title=self.tr("Could not switch site"))
+            return False
+        logs.add_secret(lookup.key)
+        self.ctx.key_source = lookup.source
+        self.ops.start(self._switch(site=site, key=lookup.key, base_url=self.site_url(site),
+                                    demo=False), title=self.tr("Could not connect"))  # fmt: skip
+        return True
+
+    async def _go_offline(self, site: str) -> None:
+        await self._disconnect()
+        self.ctx.site, self.ctx.api_key, self.ctx.demo, self.ctx.key_source = site, "", False, ""
+        self.account = self.queue = None
+        self.account_changed.emit(None)
+        self.connection_changed.emit()
+
+    def apply_settings(self) -> None:
+        """Settings were edited: hand the ones the runner reads to it, live. Tasks in flight
+        keep going (rebuilding the runner could interrupt a paid submit)."""
+        s, runner = self.ctx.settings, self.runner
+        if runner is None:
+            return
+        from rhdesk.jobs.pipeline import PollPolicy
+
+        runner.config.name_template = s.name_template
+        runner.config.strip_gps = s.strip_gps
+        runner.config.library = self.ctx.paths.library
+        if not self.ctx.demo:
+            runner.config.poll = PollPolicy(max_interval=max(1.0, s.poll_seconds))
+        limit = s.concurrency or (self.queue.concurrent_limit if self.queue else None)
+        if limit:
+            # Quietly: the runner asks the server again when it next needs a slot.
+            self.ops.start(runner.set_concurrency(limit), on_error=_log_only("concurrency"))
+        else:  # nothing known yet: the runner asks the server when it first needs a slot
+            runner.config.concurrency = None
 
     def start_demo(self) -> None:
         from rhdesk.emulator import Emulator, EmulatorConfig
@@ -145,7 +207,7 @@ class AppController(QObject):
         base = emu.start()
         self.ctx.emulator = emu
         self.ops.start(self._switch(site=self.ctx.site, key=DEMO_KEY, base_url=base, demo=True),
-                       title="Could not start demo mode")  # fmt: skip
+                       title=self.tr("Could not start demo mode"))  # fmt: skip
 
     async def _switch(self, *, site: str, key: str, base_url: str, demo: bool) -> None:
         await self._disconnect()

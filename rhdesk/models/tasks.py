@@ -49,6 +49,7 @@ class TaskRow:
     cost_money: float | None = None
     cost_coins: float | None = None
     demo: bool = False
+    note: str = ""  # what the user was told about this task (e.g. after Stop), kept on the row
 
     @property
     def active(self) -> bool:
@@ -66,7 +67,17 @@ class TaskRow:
             return f"{self.status_label} · {_elapsed(now - self.submitted_at)}"
         if self.status in (S.FAILED, S.UNKNOWN, S.GAVE_UP) and self.error:
             return self.error
+        if self.status == S.SUCCEEDED:
+            # the pipeline's last message ("Saved 1 result") says less than a plain "Done"
+            return self.status_label
         return self.message or self.status_label
+
+    def summary(self, now: float | None = None) -> str:
+        """Status and stage in one line, as a screen reader or a tooltip would say it."""
+        stage = self.stage_text(now)
+        if stage.startswith(self.status_label):
+            return stage
+        return f"{self.status_label}: {stage}"
 
     @classmethod
     def from_record(cls, rec: TaskRecord, demo_base: str | None = None) -> TaskRow:
@@ -127,12 +138,14 @@ class TaskListModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return row.prompt
         if role == Qt.ItemDataRole.ToolTipRole:
-            text = f"{row.prompt}\n{row.model_label} · {row.width}×{row.height}\n{row.status_label}"
-            if row.error:
-                text += f"\n{row.error}"
-            return text
+            lines = [row.prompt, f"{row.model_label} · {row.width}×{row.height}", row.summary()]
+            if row.note and row.note not in lines[-1]:
+                lines.append(row.note)
+            if row.results:
+                lines.append(str(row.results[0].parent))
+            return "\n".join(lines)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"{row.status_label}: {row.prompt}"
+            return f"{row.summary()} — {row.prompt}"
         if role == RowRole:
             return row
         if role == IdRole:
@@ -155,6 +168,13 @@ class TaskListModel(QAbstractListModel):
 
     def active_rows(self) -> list[TaskRow]:
         return [r for r in self._rows if r.active]
+
+    def set_note(self, task_id: int, note: str) -> None:
+        i = self.row_for(task_id)
+        if i >= 0:
+            self._rows[i].note = note
+            idx = self.index(i)
+            self.dataChanged.emit(idx, idx)
 
     # -- live updates -----------------------------------------------------------------------
     def apply_event(self, ev: TaskEvent) -> None:
@@ -184,6 +204,7 @@ class TaskListModel(QAbstractListModel):
                 rec = self._store.get(ev.task_id)
                 fresh = TaskRow.from_record(rec, self.demo_base)
                 fresh.message = changed.message
+                fresh.note = row.note
                 fresh.progress = changed.progress if ev.status == S.UPLOADING else None
                 changed = fresh
             except Exception:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -23,17 +23,40 @@ from PySide6.QtWidgets import (
 from rhdesk.models.tasks import IdRole, RowRole, TaskListModel, TaskRow
 from rhdesk.models.thumbs import ThumbnailCache
 from rhdesk.store import db as S
+from rhdesk.ui.style import is_dark
 
 THUMB = 64
 ROW_H = 84
 
+ANIMATION_MS = 50  # the moving segment of a running task's bar; only active rows repaint
+
+# (on a light base, on a dark base): each reads at >= 4.5:1 against its own background.
 STATUS_COLOURS = {
-    S.SUCCEEDED: QColor("#2e9d57"),
-    S.FAILED: QColor("#d03030"),
-    S.UNKNOWN: QColor("#d98a00"),
-    S.GAVE_UP: QColor("#d98a00"),
-    S.CANCELLED: QColor("#888888"),
+    S.SUCCEEDED: ("#1e7b3c", "#5fd38a"),
+    S.FAILED: ("#c62828", "#ff6b6b"),
+    S.UNKNOWN: ("#9a5b00", "#ffb74d"),
+    S.GAVE_UP: ("#9a5b00", "#ffb74d"),
+    S.CANCELLED: ("#6b6b6b", "#a8a8a8"),
 }
+
+
+def status_colour(status: str, palette: QPalette, selected: bool) -> QColor:
+    """The colour of a row's status text. On a selected row the highlight is the background, and
+    green or red on blue is unreadable: the text then uses the highlighted-text colour and the
+    status keeps its colour only in the dot in front of it."""
+    if selected:
+        return palette.color(QPalette.ColorRole.HighlightedText)
+    pair = STATUS_COLOURS.get(status)
+    if pair is None:
+        return palette.color(QPalette.ColorRole.Text)
+    return QColor(pair[1] if is_dark(palette) else pair[0])
+
+
+def status_dot_colour(status: str, palette: QPalette) -> QColor:
+    pair = STATUS_COLOURS.get(status)
+    if pair is None:
+        return palette.color(QPalette.ColorRole.Highlight)
+    return QColor(pair[1] if is_dark(palette) else pair[0])
 
 
 class TaskDelegate(QStyledItemDelegate):
@@ -42,7 +65,8 @@ class TaskDelegate(QStyledItemDelegate):
         self.thumbs = thumbs
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
-        return QSize(260, ROW_H)
+        # No width of its own: rows take the view's width (text elides), never a scrollbar.
+        return QSize(0, ROW_H)
 
     def paint(self, p: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         row: TaskRow = index.data(RowRole)
@@ -112,10 +136,17 @@ class TaskDelegate(QStyledItemDelegate):
                    sfm.elidedText(meta, Qt.TextElideMode.ElideRight, text_rect.width()))  # fmt: skip
         # line 3: status (colour) / progress
         y += sfm.height() + 4
-        colour = STATUS_COLOURS.get(row.status, pal.color(QPalette.ColorRole.Highlight))
-        if selected and row.status not in STATUS_COLOURS:
-            colour = text_col
+        colour = status_colour(row.status, pal, selected)
         status_text = row.stage_text()
+        # a dot in the status colour, ringed so it stays visible on the highlight
+        dot_d = max(6, sfm.height() // 2)
+        dot = QRect(text_rect.left(), y + (sfm.height() - dot_d) // 2, dot_d, dot_d)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setPen(QPen(text_col, 1) if selected else Qt.PenStyle.NoPen)
+        # an active row's dot is the highlight colour: on a selected row it would vanish
+        p.setBrush(text_col if selected and row.active else status_dot_colour(row.status, pal))
+        p.drawEllipse(dot)
+        left = dot.right() + 6
         p.setPen(QPen(colour))
         bold = QFont(small)
         bold.setBold(True)
@@ -123,22 +154,26 @@ class TaskDelegate(QStyledItemDelegate):
         label = row.status_label if row.status in (S.FAILED, S.UNKNOWN, S.GAVE_UP) else ""
         if label:
             lw = QFontMetrics(bold).horizontalAdvance(label + ": ")
-            p.drawText(QRect(text_rect.left(), y, lw, sfm.height()), 0, label + ": ")
+            p.drawText(QRect(left, y, lw, sfm.height()), 0, label + ": ")
         else:
             lw = 0
-        p.setFont(small)
-        p.drawText(QRect(text_rect.left() + lw, y, text_rect.width() - lw, sfm.height()), 0,
-                   sfm.elidedText(status_text, Qt.TextElideMode.ElideRight, text_rect.width() - lw))  # fmt: skip
+        p.setFont(small if label or row.status != S.SUCCEEDED else bold)
+        room = text_rect.right() - left - lw
+        p.drawText(QRect(left + lw, y, room, sfm.height()), 0,
+                   sfm.elidedText(status_text, Qt.TextElideMode.ElideRight, room))  # fmt: skip
         if row.active:
             bar = QRect(text_rect.left(), text_rect.bottom() - 4, text_rect.width(), 4)
             p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
+            track = QColor(text_col if selected else pal.color(QPalette.ColorRole.Text))
+            track.setAlphaF(0.18)
+            p.setBrush(track)
             p.drawRoundedRect(bar, 2, 2)
             frac = _fraction(row)
-            p.setBrush(pal.color(QPalette.ColorRole.Highlight))
+            p.setBrush(text_col if selected else pal.color(QPalette.ColorRole.Highlight))
             if frac is None:  # indeterminate: a moving segment
                 w = bar.width() // 4
-                off = int((time.time() * 0.5 % 1.0) * (bar.width() - w))
+                phase = time.monotonic() * 0.6 % 2.0  # back and forth, not a jump back
+                off = int((phase if phase < 1.0 else 2.0 - phase) * (bar.width() - w))
                 p.drawRoundedRect(QRect(bar.left() + off, bar.top(), w, bar.height()), 2, 2)
             else:
                 p.drawRoundedRect(
@@ -173,6 +208,8 @@ class HistoryPanel(QWidget):
         super().__init__(parent)
         self.model = model
         title = QLabel(self.tr("History"), self)
+        title.setObjectName("historyTitle")
+        title.setContentsMargins(2, 6, 0, 2)
         f = title.font()
         f.setBold(True)
         title.setFont(f)
@@ -182,12 +219,19 @@ class HistoryPanel(QWidget):
         self.view.setModel(model)
         self.view.setItemDelegate(TaskDelegate(thumbs, self.view))
         self.view.setUniformItemSizes(True)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._menu)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
         thumbs.ready.connect(lambda _p: self.view.viewport().update())
+        self._animation = QTimer(self)
+        self._animation.setInterval(ANIMATION_MS)
+        self._animation.timeout.connect(self._animate)
+        model.dataChanged.connect(lambda *_: self._update_animation())
+        model.rowsInserted.connect(lambda *_: self._update_animation())
+        model.modelReset.connect(self._update_animation)
         self.stop_button = QPushButton(self.tr("Stop"), self)
         self.stop_button.setObjectName("stopButton")
         self.stop_button.setAccessibleName(self.tr("Stop the selected task"))
@@ -218,6 +262,25 @@ class HistoryPanel(QWidget):
         model.dataChanged.connect(lambda *_: self._update_buttons())
         model.modelReset.connect(self._update_buttons)
         self._update_buttons()
+
+    def _update_animation(self) -> None:
+        running = bool(self.model.active_rows())
+        if running and not self._animation.isActive():
+            self._animation.start()
+        elif not running:
+            self._animation.stop()
+
+    def _animate(self) -> None:
+        # Repaint only the bars of active rows that are on screen: a whole-viewport update every
+        # 50 ms would redraw every thumbnail for nothing.
+        if not self.view.isVisible():
+            return
+        vp = self.view.viewport().rect()
+        for i, row in enumerate(self.model.rows()):
+            if row.active:
+                rect = self.view.visualRect(self.model.index(i))
+                if rect.intersects(vp):
+                    self.view.viewport().update(rect.adjusted(0, rect.height() - 16, 0, 0))
 
     def current_task(self) -> TaskRow | None:
         idx = self.view.currentIndex()

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QUrl
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtCore import QByteArray, QRect, QSettings, Qt, QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -23,7 +24,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rhdesk import __version__
 from rhdesk.core.catalogue import DEFAULT_FAMILY, families, model_for
 from rhdesk.core.task import TaskSpec
 from rhdesk.core.validation import check_images, check_prompt, estimated_cost_cny
@@ -37,9 +37,13 @@ from rhdesk.ui.key_dialog import KeyDialog
 from rhdesk.ui.prompt_edit import PromptEdit
 from rhdesk.ui.size_picker import SizePicker
 from rhdesk.ui.slots import SlotGrid
+from rhdesk.ui.style import is_dark
 from rhdesk.ui.workers import ImageWorker
 
 log = logging.getLogger("rhdesk.ui")
+
+DEFAULT_SIZE = (1440, 900)  # shrunk to the screen on smaller displays
+PROMPT_MAX_LINES = 11
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +69,9 @@ class MainWindow(QMainWindow):
         self.key_button.setObjectName("enterKeyButton")
         self.demo_button = QPushButton(self.tr("Try demo mode"), self.banner)
         self.demo_button.setObjectName("demoButton")
+        self.key_button.setToolTip(self.tr("Enter your RunningHub API key; it is kept in the "
+                                           "system keyring"))  # fmt: skip
+        self.demo_button.setToolTip(self.tr("Use a built-in emulator: no key, no upload, no cost"))
         bl = QHBoxLayout(self.banner)
         bl.setContentsMargins(12, 6, 12, 6)
         bl.addWidget(self.banner_label, 1)
@@ -88,7 +95,10 @@ class MainWindow(QMainWindow):
             self.model_picker.addItem(model_for(fam, True).label, fam)
         self.kind_label = QLabel(left)
         self.kind_label.setObjectName("kindLabel")
-        self.size = SizePicker(left)
+        self.kind_label.setToolTip(self.tr("Images in the slots are edited; with no images the "
+                                           "model makes a new picture from the prompt"))  # fmt: skip
+        # not `self.size`: that would hide QWidget.size() and break anything measuring the window
+        self.size_picker = SizePicker(left)
         self.sequential = QCheckBox(self.tr("Several related images"), left)
         self.sequential.setObjectName("sequentialCheck")
         self.sequential.setToolTip(self.tr("Sequential generation: the model may return a set of "
@@ -99,6 +109,7 @@ class MainWindow(QMainWindow):
         self.max_images.setRange(1, 15)
         self.max_images.setValue(4)
         self.max_images.setEnabled(False)
+        self.max_images.setToolTip(self.tr("At most this many images in one sequential run"))
         self.run_button = QPushButton(self.tr("Run"), left)
         self.run_button.setObjectName("runButton")
         self.run_button.setAccessibleName(self.tr("Run"))
@@ -115,25 +126,42 @@ class MainWindow(QMainWindow):
         self.why_label.setStyleSheet("color: palette(mid);")
 
         model_row = QHBoxLayout()
-        model_row.addWidget(QLabel(self.tr("Model"), left))
         model_row.addWidget(self.model_picker, 1)
         model_row.addWidget(self.kind_label)
         seq_row = QHBoxLayout()
         seq_row.addWidget(self.sequential)
         seq_row.addWidget(self.max_images)
         seq_row.addStretch(1)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        model_label = QLabel(self.tr("&Model"), left)
+        model_label.setBuddy(self.model_picker)
+        size_label = QLabel(self.tr("&Size"), left)
+        size_label.setBuddy(self.size_picker.preset)
+        form.addRow(model_label, model_row)
+        form.addRow(size_label, self.size_picker)
+        form.addRow("", seq_row)
         run_row = QHBoxLayout()
         run_row.addWidget(self.run_button, 1)
         run_row.addWidget(self.cost_label)
+        # The prompt gets a sensible share (a few sentences), not all the height the slots leave:
+        # a tall empty editor pushed Run far from the images it acts on.
+        line = self.prompt.fontMetrics().lineSpacing()
+        self.prompt.edit.setMaximumHeight(line * PROMPT_MAX_LINES + 12)
+        below = self.prompt.recent_button.sizeHint().height() + self.prompt.layout().spacing()
+        self.prompt.setMaximumHeight(self.prompt.edit.maximumHeight() + below)
         ll = QVBoxLayout(left)
-        ll.setContentsMargins(8, 8, 8, 8)
+        ll.setContentsMargins(10, 10, 10, 10)
+        ll.setSpacing(8)
         ll.addWidget(self.slots)
+        ll.addSpacing(4)
         ll.addWidget(self.prompt, 1)
-        ll.addLayout(model_row)
-        ll.addWidget(self.size)
-        ll.addLayout(seq_row)
+        ll.addSpacing(4)
+        ll.addLayout(form)
         ll.addLayout(run_row)
         ll.addWidget(self.why_label)
+        ll.addStretch(0)
 
         # -- centre and right -----------------------------------------------------------------
         self.compare = CompareView(self.worker, self)
@@ -147,7 +175,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([420, 700, 300])
+        self.splitter.setSizes([420, 760, 250])  # the left side takes its minimum width
         central = QWidget(self)
         cl = QVBoxLayout(central)
         cl.setContentsMargins(0, 0, 0, 0)
@@ -176,7 +204,7 @@ class MainWindow(QMainWindow):
         self.prompt.text_changed.connect(lambda _t: self._form_changed())
         self.prompt.run_requested.connect(self.run)
         self.model_picker.currentIndexChanged.connect(self._model_changed)
-        self.size.changed.connect(self._form_changed)
+        self.size_picker.changed.connect(self._form_changed)
         self.sequential.toggled.connect(self.max_images.setEnabled)
         self.sequential.toggled.connect(lambda _on: self._form_changed())
         self.max_images.valueChanged.connect(lambda _v: self._form_changed())
@@ -233,10 +261,14 @@ class MainWindow(QMainWindow):
         action(
             f, self.tr("&Clear images"), self.slots.clear_all, "Ctrl+Shift+Backspace", "clearAction"
         )
+        action(f, self.tr("&Batch…"), self.open_batch_window, "Ctrl+B", "batchAction",
+               self.tr("One prompt over a folder of photos"))  # fmt: skip
         f.addSeparator()
         action(f, self.tr("Open &results folder"), self._open_library, None, "openLibraryAction")
         f.addSeparator()
         action(f, self.tr("&Quit"), self.close, QKeySequence.StandardKey.Quit, "quitAction")
+        e = mb.addMenu(self.tr("&Edit"))
+        action(e, self.tr("&Settings…"), self.open_settings, "Ctrl+,", "settingsAction")
         t = mb.addMenu(self.tr("&Task"))
         self.run_action = action(t, self.tr("&Run"), self.run, "Ctrl+R", "runAction")
         action(t, self.tr("&Stop selected task"), lambda: self._for_selected(self.controller.cancel), None,
@@ -248,13 +280,16 @@ class MainWindow(QMainWindow):
         )
         action(a, self.tr("Try &demo mode"), self.controller.start_demo, None, "demoAction")
         h = mb.addMenu(self.tr("&Help"))
+        action(h, self.tr("Copy &diagnostics"), self.copy_diagnostics, None, "diagnosticsAction",
+               self.tr("Copy versions, settings (no key) and recent log lines for a support request"))  # fmt: skip
         action(h, self.tr("&About rhdesk"), self._about, None, "aboutAction")
 
     def _set_tab_order(self) -> None:
         chain = [self.slots.slot(i) for i in range(10)] + [
             self.prompt.edit,
-            self.model_picker, self.size.preset, self.size.width_spin, self.size.height_spin,
+            self.model_picker, self.size_picker.preset, self.size_picker.width_spin, self.size_picker.height_spin,
             self.sequential, self.max_images, self.run_button, self.compare, self.history.view,
+            self.history.stop_button, self.history.check_button,
         ]  # fmt: skip
         for a, b in zip(chain, chain[1:], strict=False):
             QWidget.setTabOrder(a, b)
@@ -268,17 +303,17 @@ class MainWindow(QMainWindow):
     def _model_changed(self) -> None:
         model = self.current_model()
         self.prompt.set_limits(model.prompt_min, model.prompt_max)
-        self.size.set_model(model)
+        self.size_picker.set_model(model)
         self.controller.ctx.settings.model_family = model.family
         self._form_changed()
 
     def _form_changed(self) -> None:
         model = self.current_model()
-        if self.size._model is None or self.size._model.endpoint != model.endpoint:
-            self.size.set_model(model)
+        if self.size_picker._model is None or self.size_picker._model.endpoint != model.endpoint:
+            self.size_picker.set_model(model)
             return  # set_model emits changed, which brings us back here
         info = self.slots.slot_info(0) if self.slots.paths() else None
-        self.size.set_first_image_size((info.width, info.height) if info else None)
+        self.size_picker.set_first_image_size((info.width, info.height) if info else None)
         self.kind_label.setText(
             self.tr("edits images") if model.takes_images else self.tr("text to image")
         )
@@ -299,7 +334,7 @@ class MainWindow(QMainWindow):
         reasons = [p.message for p in check_prompt(model, self.prompt.text())]
         if not self.prompt.text().strip():
             reasons = [self.tr("Write what to change (or what to make) in the prompt.")]
-        reasons += [p.message for p in self.size.problems()]
+        reasons += [p.message for p in self.size_picker.problems()]
         reasons += [
             p.message
             for p in check_images(
@@ -315,7 +350,7 @@ class MainWindow(QMainWindow):
 
     def snapshot(self) -> TaskSpec:
         model = self.current_model()
-        w, h = self.size.size()
+        w, h = self.size_picker.size()
         return TaskSpec(
             endpoint=model.endpoint,
             prompt=self.prompt.text().strip(),
@@ -334,11 +369,24 @@ class MainWindow(QMainWindow):
             self.open_key_dialog()
             return
         spec = self.snapshot()
+        if not self.controller.demo and not getattr(self, "_run_despite_balance", False):
+            from rhdesk.account import low_balance_warning
+            from rhdesk.ui.support import confirm_low_balance
+
+            cost = estimated_cost_cny(self.current_model(), spec.max_images, spec.sequential)
+            if warning := low_balance_warning(self.controller.account, cost):
+                confirm_low_balance(self, warning, self._run_anyway)
+                return
+        self._run_despite_balance = False
         self.controller.ctx.settings.remember_prompt(spec.prompt)
         self.prompt.set_recent(self.controller.ctx.settings.recent_prompts or [])
         self._save_settings()
         self.controller.run(spec)
         self.statusBar().showMessage(self.tr("Task started; you can prepare the next one."), 4000)
+
+    def _run_anyway(self) -> None:
+        self._run_despite_balance = True
+        self.run()
 
     # -- tasks ------------------------------------------------------------------------------
     def _on_task_started(self, task_id: int) -> None:
@@ -412,7 +460,9 @@ class MainWindow(QMainWindow):
                 "Demo mode: a built-in RunningHub emulator makes the results on this computer. "
                 "Nothing is uploaded and nothing costs money."))  # fmt: skip
             self.banner.setStyleSheet(
-                "#banner { background: #fff4d6; } #bannerLabel { color: #5a4300; }"
+                "#banner { background: #4a3b12; } #bannerLabel { color: #ffe8a8; }"
+                if is_dark(self.palette())
+                else "#banner { background: #fff4d6; } #bannerLabel { color: #5a4300; }"
             )
             self.banner.show()
             self.demo_button.hide()
@@ -423,7 +473,9 @@ class MainWindow(QMainWindow):
                 "No RunningHub API key yet. Enter your key to edit images with your account, "
                 "or try everything first in demo mode."))  # fmt: skip
             self.banner.setStyleSheet(
-                "#banner { background: #e4efff; } #bannerLabel { color: #123c73; }"
+                "#banner { background: #16304f; } #bannerLabel { color: #cfe3ff; }"
+                if is_dark(self.palette())
+                else "#banner { background: #e4efff; } #bannerLabel { color: #123c73; }"
             )
             self.banner.show()
             self.demo_button.show()
@@ -433,7 +485,7 @@ class MainWindow(QMainWindow):
             self.banner.hide()
             site = {"cn": "runninghub.cn", "ai": "runninghub.ai"}.get(c.ctx.site, c.ctx.site)
             self.mode_label.setText(site)
-        self.setWindowTitle("rhdesk — demo" if c.demo else "rhdesk")
+        self.setWindowTitle(self.tr("rhdesk — demo") if c.demo else "rhdesk")
         self._form_changed()
 
     def _update_account(self, account) -> None:
@@ -442,23 +494,21 @@ class MainWindow(QMainWindow):
                 self.tr("Balance unavailable") if self.controller.ready else ""
             )
             return
-        parts = []
-        if account.remain_coins is not None:
-            parts.append(self.tr("{n} coins").format(n=f"{account.remain_coins:,}"))
-        if account.remain_money is not None:
-            parts.append(f"{account.remain_money:,.2f} {account.currency or ''}".strip())
-        self.balance_label.setText(self.tr("Balance: ") + " · ".join(parts) if parts else "")
+        from rhdesk.account import balance_text
+
+        self.balance_label.setText(balance_text(account))
+        self._update_counts()  # the account's queue came with it
 
     def _update_counts(self) -> None:
+        from rhdesk.account import counts_text
+
         rows = self.controller.tasks.active_rows()
         running = sum(1 for r in rows if r.status == S.RUNNING)
         queued = sum(1 for r in rows if r.status == S.QUEUED)
         other = len(rows) - running - queued
-        bits = []
-        if running:
-            bits.append(self.tr("{n} running").format(n=running))
-        if queued:
-            bits.append(self.tr("{n} queued").format(n=queued))
+        # Ours or the account's (the same key may be busy elsewhere), whichever is larger.
+        counts = counts_text(running, queued, getattr(self.controller, "queue", None))
+        bits = [counts] if counts else []
         if other:
             bits.append(self.tr("{n} starting").format(n=other))
         self.counts_label.setText(" · ".join(bits))
@@ -489,7 +539,66 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(accepted)
         dialog.open()
 
+    # -- settings, support, language switch (rhdesk.ui.settings_dialog, rhdesk.i18n.switch) --
+    def open_settings(self) -> None:
+        from rhdesk.ui.settings_dialog import open_settings
+
+        open_settings(self)
+
+    def copy_diagnostics(self) -> None:
+        from rhdesk.ui.support import copy_diagnostics
+
+        copy_diagnostics(self)
+        self.statusBar().showMessage(
+            self.tr("Diagnostics copied to the clipboard (without the key or your prompts)."), 6000
+        )
+
+    def capture_state(self) -> dict:
+        """What a rebuilt window (after a language switch) must show as this one did."""
+        row = self.history.current_task()
+        return {
+            "paths": [str(p) for p in self.slots.paths()],
+            "prompt": self.prompt.text(),
+            "family": self.model_picker.currentData(),
+            "preset": self.size_picker.preset.currentData(),
+            "size": self.size_picker.size(),
+            "sequential": self.sequential.isChecked(),
+            "max_images": self.max_images.value(),
+            "splitter": self.splitter.saveState(),
+            "task": row.id if row else self._shown_task,
+            "follow": self._follow_task,
+        }
+
+    def restore_state(self, state: dict) -> None:
+        self.model_picker.setCurrentIndex(max(0, self.model_picker.findData(state["family"])))
+        if state["paths"]:
+            self.slots.set_paths([Path(p) for p in state["paths"]])
+        self.prompt.set_text(state["prompt"])
+        self.sequential.setChecked(state["sequential"])
+        self.max_images.setValue(state["max_images"])
+        i = self.size_picker.preset.findData(state["preset"])
+        if state["preset"] == "custom" or i < 0:
+            self.size_picker.set_size(*state["size"])
+        else:
+            self.size_picker.preset.setCurrentIndex(i)
+            self.size_picker._chosen_by_user = True  # a choice, not the model's default
+        self.splitter.restoreState(state["splitter"])
+        self._follow_task = state["follow"]
+        if state["task"] is not None:
+            self.history.select_task(state["task"])
+            self.show_task(state["task"])
+        self._form_changed()
+
     # -- messages ---------------------------------------------------------------------------
+    def open_batch_window(self) -> None:
+        from rhdesk.ui.batch_window import BatchWindow  # loaded on first use
+
+        if getattr(self, "batch_window", None) is None:
+            self.batch_window = BatchWindow(self.controller, self)
+        self.batch_window.show()
+        self.batch_window.raise_()
+        self.batch_window.activateWindow()
+
     def show_message(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
 
@@ -501,17 +610,28 @@ class MainWindow(QMainWindow):
         box.open()
 
     def _about(self) -> None:
-        QMessageBox.about(self, self.tr("About rhdesk"), self.tr(
-            "<b>rhdesk</b> {v}<br>Edit images with RunningHub's Seedream models.<br>"
-            "Model limits and prices from RunningHub's public registry (Apache-2.0).").format(v=__version__))  # fmt: skip
+        from rhdesk.ui.about import AboutDialog  # versions and licences of what we bundle
+
+        AboutDialog(self).open()
 
     # -- persistence ------------------------------------------------------------------------
     def _restore_geometry(self) -> None:
-        geo = self._settings.value("geometry")
-        if isinstance(geo, QByteArray) and not geo.isEmpty():
-            self.restoreGeometry(geo)
+        # The client rectangle, not saveGeometry(): restoreGeometry() before the first show has
+        # to guess the frame margins and the window creeps by a few pixels at every start.
+        rect = self._settings.value("window/rect")
+        screens = [s.availableGeometry() for s in QGuiApplication.screens()]
+        if (
+            isinstance(rect, QRect)
+            and rect.width() >= 200
+            and rect.height() >= 150
+            and any(g.intersected(rect).width() >= 100 for g in screens)
+        ):
+            self.setGeometry(rect)
         else:
-            self.resize(1440, 860)
+            avail = screens[0] if screens else QRect(0, 0, DEFAULT_SIZE[0], DEFAULT_SIZE[1])
+            self.resize(min(DEFAULT_SIZE[0], avail.width()), min(DEFAULT_SIZE[1], avail.height()))
+        if str(self._settings.value("window/maximized", "false")).lower() == "true":
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
         split = self._settings.value("splitter")
         if isinstance(split, QByteArray) and not split.isEmpty():
             self.splitter.restoreState(split)
@@ -523,7 +643,11 @@ class MainWindow(QMainWindow):
             log.warning("could not save settings: %s", exc)
 
     def closeEvent(self, event) -> None:  # noqa: ANN001
-        self._settings.setValue("geometry", self.saveGeometry())
+        maximized = self.isMaximized() or self.isFullScreen()
+        self._settings.setValue(
+            "window/rect", self.normalGeometry() if maximized else self.geometry()
+        )
+        self._settings.setValue("window/maximized", maximized)
         self._settings.setValue("splitter", self.splitter.saveState())
         self._settings.sync()
         self._save_settings()

@@ -66,6 +66,18 @@ class SizePicker(QWidget):
         self._model = model
         self.width_spin.setSingleStep(model.width.step)
         self.height_spin.setSingleStep(model.height.step)
+        for spin, name, rng in (
+            (self.width_spin, self.tr("Width"), model.width),
+            (self.height_spin, self.tr("Height"), model.height),
+        ):
+            spin.setToolTip(
+                self.tr(
+                    "{name} of the result: {lo}–{hi} px in steps of {step}; at least "
+                    "{px} pixels in all"
+                ).format(
+                    name=name, lo=rng.min, hi=rng.max, step=rng.step, px=f"{model.min_pixels:,}"
+                )  # fmt: skip
+            )
         with QSignalBlocker(self.preset):
             self.preset.clear()
             if model.takes_images:
@@ -82,6 +94,10 @@ class SizePicker(QWidget):
         self._preset_chosen()
 
     def set_first_image_size(self, size: tuple[int, int] | None) -> None:
+        # The window calls this from its `changed` handler: re-emitting for an unchanged size
+        # would recurse without end.
+        if size == self._first:
+            return
         self._first = size
         if self.preset.currentData() == MATCH:
             self._preset_chosen()

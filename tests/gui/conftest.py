@@ -1,0 +1,88 @@
+"""Fixtures that build the real main window (``rhdesk.app.build_main_window``) on a qasync loop.
+
+The loop is created with ``already_running=True`` so that pytest-qt's blocking ``waitUntil`` /
+``waitSignal`` drive Qt *and* the asyncio tasks (httpx needs a loop that says it is running).
+Every window is closed and its controller shut down at teardown, so no emulator thread, httpx
+client or pipeline task leaks into the next test.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("QT_API", "pyside6")
+
+import asyncio  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import qasync  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from gui_helpers import close_window  # noqa: E402
+
+SHARED_TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
+PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "logo.png"]
+
+
+@pytest.fixture
+def qloop_running(qapp) -> Iterator[asyncio.AbstractEventLoop]:
+    # Closing the last window would make Qt quit, and qasync stops an already-running loop on
+    # aboutToQuit: every later coroutine (the controller's shutdown, the next test) would hang.
+    quit_on_close = qapp.quitOnLastWindowClosed()
+    qapp.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    qapp.setQuitOnLastWindowClosed(quit_on_close)
+    # Not loop.stop(): for a loop that did not start Qt's event loop it calls app.exit(), after
+    # which no later qasync loop in this process ever runs a callback again.
+    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
+    asyncio.events._set_running_loop(None)
+    loop.close()
+    asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def make_window(qtbot, qloop_running, tmp_path) -> Iterator[Callable[..., object]]:
+    """``make_window(*argv)`` builds and shows a window; ``--data-dir`` defaults to tmp_path."""
+    from rhdesk.app import build_main_window
+
+    built: list = []
+
+    def make(*argv: str, data_dir: Path | None = None, show: bool = True):
+        args = list(argv)
+        if "--data-dir" not in args:
+            args += ["--data-dir", str(data_dir or tmp_path / "data")]
+        window = build_main_window(args)
+        built.append(window)
+        if show:
+            window.show()
+            qtbot.waitExposed(window)
+        return window
+
+    yield make
+    for window in built:
+        close_window(qtbot, window)
+
+
+@pytest.fixture
+def photo_files(tmp_path: Path) -> list[Path]:
+    """Eleven distinct image files (copies of the shared real photos: none is a duplicate)."""
+    missing = [n for n in PHOTOS if not (SHARED_TESTDATA / n).exists()]
+    if missing:
+        pytest.skip(f"shared test photos missing: {missing}")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    out = []
+    for i in range(11):
+        src = SHARED_TESTDATA / PHOTOS[i % len(PHOTOS)]
+        dst = folder / f"photo{i + 1:02d}{src.suffix}"
+        shutil.copyfile(src, dst)
+        out.append(dst)
+    return out
