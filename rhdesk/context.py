@@ -68,6 +68,9 @@ def build_context(args: argparse.Namespace, *, require_key: bool = True) -> Cont
     data_dir = getattr(args, "data_dir", None)
     paths = app_paths(data_dir)
     settings = Settings.load(paths.settings)
+    from rhdesk.i18n.core import resolve, set_language
+
+    set_language(resolve(settings.language))  # messages from the core layers, CLI included
     if settings.library:
         paths = app_paths(data_dir, Path(settings.library))
     paths.ensure()

@@ -4,6 +4,10 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
+# The app follows the system language; the tests read English text whatever the machine says.
+for _var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+    os.environ[_var] = "C.UTF-8"
+os.environ["LANGUAGE"] = "en"
 
 from pathlib import Path  # noqa: E402
 
@@ -89,3 +93,45 @@ def emulator_factory():
 @pytest.fixture
 def emulator(emulator_factory):
     return emulator_factory()
+
+
+def close_qasync_loop(loop) -> None:
+    """Close a qasync loop made with already_running=True, leaving nothing that can fire later.
+
+    Not loop.stop(): for a loop that did not start Qt's event loop it calls app.exit(), after
+    which no later qasync loop in this process runs a callback again. Pending call_later timers
+    are killed here, in the GUI thread: left alive, their QObject was later collected by the GC
+    in some worker thread, its timers stayed registered, and a much later test segfaulted in
+    QTimerInfoList::activateTimers. Collecting now keeps every Qt object's death in this thread.
+    """
+    import asyncio
+    import gc
+
+    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
+    asyncio.events._set_running_loop(None)
+    timer = loop._timer
+    callbacks = timer._SimpleTimer__callbacks
+    for timer_id in list(callbacks):
+        timer.killTimer(timer_id)
+    callbacks.clear()
+    loop.close()
+    asyncio.set_event_loop(None)
+    gc.collect()
+
+
+@pytest.fixture
+def qloop_running(qapp):
+    """A qasync loop that says it runs, driven by qtbot's blocking waits (qt-environment.md §4):
+    asyncSlots and httpx work while qtbot.waitUntil/waitSignal turn the Qt event loop."""
+    import asyncio
+
+    import qasync
+
+    # Closing the last window would make Qt quit, and qasync stops a running loop on aboutToQuit.
+    quit_on_close = qapp.quitOnLastWindowClosed()
+    qapp.setQuitOnLastWindowClosed(False)
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    yield loop
+    qapp.setQuitOnLastWindowClosed(quit_on_close)
+    close_qasync_loop(loop)

@@ -12,7 +12,6 @@ import asyncio  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-import qasync  # noqa: E402
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton  # noqa: E402
@@ -20,21 +19,6 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton  # noqa: E4
 from tests.batch.conftest import PROMPT, Shoot  # noqa: E402
 
 TIMEOUT_MS = 60_000  # demo mode: 1 s queued + 3 s running per task, three at a time
-
-
-@pytest.fixture
-def qloop_running(qapp):
-    # As in /work/shared/qt-environment.md §4: blocking qtbot waits drive Qt and asyncio alike.
-    quit_on_close = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
-    yield loop
-    qapp.setQuitOnLastWindowClosed(quit_on_close)
-    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
-    asyncio.events._set_running_loop(None)
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

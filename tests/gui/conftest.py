@@ -13,14 +13,12 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
 
-import asyncio  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-import qasync  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -28,24 +26,6 @@ from gui_helpers import close_window  # noqa: E402
 
 SHARED_TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "logo.png"]
-
-
-@pytest.fixture
-def qloop_running(qapp) -> Iterator[asyncio.AbstractEventLoop]:
-    # Closing the last window would make Qt quit, and qasync stops an already-running loop on
-    # aboutToQuit: every later coroutine (the controller's shutdown, the next test) would hang.
-    quit_on_close = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
-    yield loop
-    qapp.setQuitOnLastWindowClosed(quit_on_close)
-    # Not loop.stop(): for a loop that did not start Qt's event loop it calls app.exit(), after
-    # which no later qasync loop in this process ever runs a callback again.
-    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
-    asyncio.events._set_running_loop(None)
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

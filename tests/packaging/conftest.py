@@ -8,33 +8,16 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("QT_API", "pyside6")
 
-import asyncio  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-import qasync  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from packaging_helpers import SAMPLE, shut_down  # noqa: E402
-
-
-@pytest.fixture
-def qloop_running(qapp) -> Iterator[asyncio.AbstractEventLoop]:
-    """A qasync loop that says it is running, so qtbot.wait* also drives asyncio tasks."""
-    quit_on_close = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)  # closing a window must not stop the loop
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
-    yield loop
-    qapp.setQuitOnLastWindowClosed(quit_on_close)
-    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
-    asyncio.events._set_running_loop(None)
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture

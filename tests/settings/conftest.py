@@ -14,24 +14,8 @@ from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-import qasync  # noqa: E402
 
 SHUTDOWN_TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-def qloop_running(qapp) -> Iterator[asyncio.AbstractEventLoop]:
-    # See tests/gui/conftest.py: a loop that says it runs, driven by qtbot's waits.
-    quit_on_close = qapp.quitOnLastWindowClosed()
-    qapp.setQuitOnLastWindowClosed(False)
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
-    yield loop
-    qapp.setQuitOnLastWindowClosed(quit_on_close)
-    loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
-    asyncio.events._set_running_loop(None)
-    loop.close()
-    asyncio.set_event_loop(None)
 
 
 @pytest.fixture(autouse=True)
