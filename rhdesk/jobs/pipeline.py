@@ -23,6 +23,7 @@ from rhdesk.api.client import RunningHubClient
 from rhdesk.api.types import TaskState, TaskStatus
 from rhdesk.core import naming
 from rhdesk.core.prepare import ImageProblem, prepare_image
+from rhdesk.i18n.core import _
 from rhdesk.jobs.events import TaskEvent
 from rhdesk.store import db as S
 from rhdesk.store.db import Store, TaskRecord
@@ -183,7 +184,7 @@ class JobRunner:
             out_overwrite=bool(output and output.overwrite),
             batch_item=batch_item,
         )
-        self._emit(TaskEvent(task_id, S.PENDING, "Waiting to start"))
+        self._emit(TaskEvent(task_id, S.PENDING, _("Waiting to start")))
         if gate is not None:
             self._gates[task_id] = gate
         self._spawn(task_id)
@@ -226,8 +227,11 @@ class JobRunner:
             have_copy = item.local_path and Path(item.local_path).exists()
             if not have_copy and not Path(item.source_path).exists():
                 raise FileNotFoundError(
-                    f"The input {Path(item.source_path).name} is no longer on this computer, "
-                    "so the task cannot run again."
+                    _(
+                        "The input {name} is no longer on this computer, so the task cannot "
+                        "run again.",
+                        name=Path(item.source_path).name,
+                    )
                 )
         new_id = self.store.create_task(rec.spec, self.client.base_url, batch_id=rec.batch_id)
         for item in rec.inputs:
@@ -237,7 +241,7 @@ class JobRunner:
                     new_id, item.idx, local_path=item.local_path, content_type=item.content_type,
                     width=item.width, height=item.height, notes=item.notes,
                 )  # fmt: skip
-        self._emit(TaskEvent(new_id, S.PENDING, "Waiting to start"))
+        self._emit(TaskEvent(new_id, S.PENDING, _("Waiting to start")))
         self._spawn(new_id)
         return new_id
 
@@ -254,7 +258,7 @@ class JobRunner:
         RunningHub to cancel; if it cannot, rhdesk keeps watching so a late result is saved."""
         rec = self.store.get(task_id)
         if rec.is_final:
-            return "This task has already finished."
+            return _("This task has already finished.")
         if not rec.remote_id and task_id not in self._in_submit:
             self._cancel_local.add(task_id)
             task = self._tasks.get(task_id)
@@ -264,26 +268,27 @@ class JobRunner:
                     await task
             rec = self.store.get(task_id)
             if rec.is_final or rec.remote_id:
-                return "Stopped."
-            self._status(task_id, S.CANCELLED, "Cancelled before it was sent; nothing was charged.")
-            return "Cancelled before it was sent; nothing was charged."
+                return _("Stopped.")
+            msg = _("Cancelled before it was sent; nothing was charged.")
+            self._status(task_id, S.CANCELLED, msg)
+            return msg
         self.store.update(task_id, cancel_requested=1)
         if not rec.remote_id:
-            return "Stopping as soon as RunningHub confirms the task."
+            return _("Stopping as soon as RunningHub confirms the task.")
         return await self._cancel_remote(task_id, rec.remote_id)
 
     async def _cancel_remote(self, task_id: int, remote_id: str) -> str:
         try:
             await self.client.cancel(remote_id)
         except E.RunningHubError as exc:
-            msg = (
+            msg = _(
                 "RunningHub could not cancel this task; it may still finish and be charged. "
                 "rhdesk keeps watching it and saves the result if one arrives."
             )
             log.info("cancel of %s refused: %s", remote_id, exc)
             self._emit(TaskEvent(task_id, self.store.get(task_id).status, msg, remote_id=remote_id))
             return msg
-        msg = "RunningHub accepted the cancellation."
+        msg = _("RunningHub accepted the cancellation.")
         self._emit(TaskEvent(task_id, self.store.get(task_id).status, msg, remote_id=remote_id))
         return msg
 
@@ -355,7 +360,9 @@ class JobRunner:
             self._fail(task_id, str(exc), exc.code)
         except Exception as exc:  # a bug must show as a failed task, never as a silent hang
             log.exception("task %s crashed", task_id)
-            self._fail(task_id, f"Unexpected error: {type(exc).__name__}: {exc}", None)
+            self._fail(
+                task_id, _("Unexpected error: {error}", error=f"{type(exc).__name__}: {exc}"), None
+            )
 
     def _fail(self, task_id: int, message: str, code: str | None) -> None:
         rec = self.store.get(task_id)
@@ -371,7 +378,7 @@ class JobRunner:
         gate = self._gates.get(task_id)
         while True:
             if gate is not None and not gate.is_set():
-                self._status(task_id, S.PENDING, "Paused: waiting to be sent")
+                self._status(task_id, S.PENDING, _("Paused: waiting to be sent"))
                 await gate.wait()
                 await self._upload(task_id)  # links may have expired during a long pause
             await slots.acquire()
@@ -383,7 +390,7 @@ class JobRunner:
         todo = [i for i in rec.inputs if not (i.local_path and Path(i.local_path).exists())]
         if not todo:
             return
-        self._status(rec.id, S.PREPARING, f"Preparing {len(rec.inputs)} image(s)")
+        self._status(rec.id, S.PREPARING, _("Preparing {n} image(s)", n=len(rec.inputs)))
         folder = self.config.inputs_dir / rec.uid
         loop = asyncio.get_running_loop()
         limits = rec.spec.model.inputs
@@ -420,7 +427,9 @@ class JobRunner:
         loop = asyncio.get_running_loop()
         for item in todo:
             n = item.idx + 1
-            self._status(task_id, S.UPLOADING, f"Uploading image {n} of {count}")
+            self._status(
+                task_id, S.UPLOADING, _("Uploading image {n} of {count}", n=n, count=count)
+            )
             data = await loop.run_in_executor(None, Path(item.local_path).read_bytes)
             last = [0.0]
 
@@ -433,7 +442,7 @@ class JobRunner:
                     TaskEvent(
                         task_id,
                         S.UPLOADING,
-                        f"Uploading image {n} of {count}",
+                        _("Uploading image {n} of {count}", n=n, count=count),
                         upload_index=n,
                         upload_count=count,
                         upload_sent=sent,
@@ -485,7 +494,7 @@ class JobRunner:
                 raise asyncio.CancelledError
             self._in_submit.add(task_id)
             self._status(
-                task_id, S.SUBMITTING, "Sending to RunningHub", submit_state=S.SUBMIT_SENDING
+                task_id, S.SUBMITTING, _("Sending to RunningHub"), submit_state=S.SUBMIT_SENDING
             )
             try:
                 state = await self.client.submit(rec.endpoint, body)
@@ -493,7 +502,7 @@ class JobRunner:
                 self._in_submit.discard(task_id)
                 self._status(
                     task_id, S.FAILED, str(exc), submit_state=S.SUBMIT_NONE,
-                    error_message=f"{exc} Nothing was sent, so nothing was charged.",
+                    error_message=_("{error} Nothing was sent, so nothing was charged.", error=str(exc)),
                     error_code=exc.code,
                 )  # fmt: skip
                 return False
@@ -506,9 +515,10 @@ class JobRunner:
                 if exc.http_status and exc.http_status >= 500 and exc.http_status != 503:
                     # A server error after the request arrived: not provably "nothing created",
                     # so it is not resent blindly.
-                    msg = (
-                        f"{exc.message} The task was most likely not started; check the call "
-                        "record on RunningHub if unsure, then run it again."
+                    msg = _(
+                        "{reason} The task was most likely not started; check the call record "
+                        "on RunningHub if unsure, then run it again.",
+                        reason=exc.message,
                     )
                     self._status(
                         task_id, S.FAILED, msg, submit_state=S.SUBMIT_REFUSED,
@@ -518,7 +528,7 @@ class JobRunner:
                 # The server answered "not now": nothing was created, so trying again is safe.
                 self._status(
                     task_id, S.PENDING,
-                    f"{exc.message} Trying again in {wait:.0f} s.", submit_state=S.SUBMIT_REFUSED,
+                    _("{reason} Trying again in {seconds} s.", reason=exc.message, seconds=f"{wait:.0f}"), submit_state=S.SUBMIT_REFUSED,
                 )  # fmt: skip
                 await self._sleep(wait)
                 wait = min(self.config.capacity_wait_max, wait * 1.5)
@@ -540,7 +550,7 @@ class JobRunner:
         self._in_submit.discard(task_id)
         status = S.RUNNING if state.status == TaskStatus.RUNNING else S.QUEUED
         self._status(
-            task_id, status, "Sent to RunningHub", remote_id=state.task_id,
+            task_id, status, _("Sent to RunningHub"), remote_id=state.task_id,
             remote_status=state.status.value, submit_state=S.SUBMIT_ACCEPTED,
             submitted_at=time.time(),
         )  # fmt: skip
@@ -549,7 +559,7 @@ class JobRunner:
         return True
 
     def _mark_unknown(self, task_id: int) -> None:
-        msg = (
+        msg = _(
             "The connection dropped while the task was being sent, so it is not known whether "
             "RunningHub started it (and charged for it). Check your call record on RunningHub "
             "before running it again; rhdesk will not resend it by itself."
@@ -585,9 +595,10 @@ class JobRunner:
                     return
                 last_status = self.store.get(task_id).status
             if self._clock() - started > policy.give_up_after:
-                msg = (
-                    f"Stopped checking after {policy.give_up_after / 60:.0f} minutes; the task may "
-                    "still be running on RunningHub. Use “Check again” later."
+                msg = _(
+                    "Stopped checking after {minutes} minutes; the task may still be running on "
+                    "RunningHub. Use “Check again” later.",
+                    minutes=f"{policy.give_up_after / 60:.0f}",
                 )
                 self._status(task_id, S.GAVE_UP, msg, error_message=msg)
                 raise _Stop
@@ -611,7 +622,7 @@ class JobRunner:
                 cost_coins=usage.consume_coins if usage else None,
             )
             if not state.results:
-                msg = "RunningHub reported success but returned no image."
+                msg = _("RunningHub reported success but returned no image.")
                 self._status(task_id, S.FAILED, msg, error_message=msg)
             return True
         if st == TaskStatus.FAILED:
@@ -626,10 +637,12 @@ class JobRunner:
             )  # fmt: skip
             return True
         if st == TaskStatus.CANCEL:
-            self._status(task_id, S.CANCELLED, "Cancelled on RunningHub.", remote_status=st.value)
+            self._status(
+                task_id, S.CANCELLED, _("Cancelled on RunningHub."), remote_status=st.value
+            )
             return True
         status = S.RUNNING if st == TaskStatus.RUNNING else S.QUEUED
-        label = "Running" if status == S.RUNNING else "Queued on RunningHub"
+        label = _("Running") if status == S.RUNNING else _("Queued on RunningHub")
         if status != last_status:
             self._status(task_id, status, label, remote_status=st.value)
         self._emit(
@@ -658,9 +671,9 @@ class JobRunner:
         pending = [r for r in rec.results if r.state == S.RESULT_PENDING]
         if not pending:
             if rec.status != S.SUCCEEDED and rec.results:
-                self._status(task_id, S.SUCCEEDED, "Done")
+                self._status(task_id, S.SUCCEEDED, _("Done"))
             return
-        self._status(task_id, S.DOWNLOADING, f"Downloading {len(pending)} result(s)")
+        self._status(task_id, S.DOWNLOADING, _("Downloading {n} result(s)", n=len(pending)))
         source = Path(rec.spec.inputs[0]).stem if rec.spec.inputs else "text"
         when = datetime.fromtimestamp(rec.created_at)
         expired, failed = 0, []
@@ -708,18 +721,24 @@ class JobRunner:
         saved = len(rec.result_paths)
         still_pending = [r for r in rec.results if r.state == S.RESULT_PENDING]
         if still_pending:
-            msg = f"Could not download {len(still_pending)} result(s) yet: {failed[-1]}"
+            msg = _(
+                "Could not download {n} result(s) yet: {error}",
+                n=len(still_pending),
+                error=failed[-1],
+            )
             self._status(task_id, S.GAVE_UP, msg, error_message=msg)
         elif saved == 0:
             msg = (
-                str(E.ResultExpiredError()) if expired else (failed[-1] if failed else "No result")
+                str(E.ResultExpiredError())
+                if expired
+                else (failed[-1] if failed else _("No result"))
             )
             self._status(task_id, S.FAILED, msg, error_message=msg)
         else:
             note = None
             if expired:
                 note = f"{expired} of {len(rec.results)} result link(s) expired before download."
-            self._status(task_id, S.SUCCEEDED, "Done", error_message=note)
+            self._status(task_id, S.SUCCEEDED, _("Done"), error_message=note)
 
     def _reserve_dest(self, rec: TaskRecord, fields: naming.NameFields, ext: str) -> Path:
         if not rec.out_dir:
