@@ -105,6 +105,14 @@ class AppController(QObject):
             self.runner.cancel(task_id), title=self.tr("Could not stop the task"), on_done=done
         )
 
+    def run_again(self, task_id: int) -> None:
+        """The same task once more, uploading again from the local copies."""
+        if self.runner is None:
+            self.message.emit(self.tr("Enter an API key or try demo mode first."))
+            return
+        self.ops.start(self.runner.run_again(task_id), title=self.tr("Could not run the task again"),
+                       on_done=self.task_started.emit)  # fmt: skip
+
     def check_again(self, task_id: int) -> None:
         if self.runner is None:
             return
@@ -224,6 +232,7 @@ class AppController(QObject):
 
     async def shutdown(self) -> None:
         self._ticker.stop()
+        self.tasks.shutdown()
         await self.ops.cancel_all()
         await self._disconnect()
         self.store.close()

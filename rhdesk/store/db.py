@@ -524,6 +524,20 @@ class Store:
             db.execute("DELETE FROM tasks WHERE id=?", (task_id,))
         return files
 
+    def paths_in_use(self, paths: Sequence[str]) -> list[str]:
+        """Those of `paths` some task still refers to as an input copy or a result ("run again"
+        reuses the prepared input copies of the task it repeats)."""
+        if not paths:
+            return []
+        marks = ",".join("?" * len(paths))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT local_path FROM task_inputs WHERE local_path IN ({marks}) "
+                f"UNION SELECT local_path FROM task_results WHERE local_path IN ({marks})",
+                [*paths, *paths],
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def set_starred(self, task_id: int, starred: bool) -> None:
         self.update(task_id, starred=int(starred))
 

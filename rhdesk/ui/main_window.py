@@ -53,11 +53,15 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("rhdesk")
         self._shown_task: int | None = None
+        self._pinned_before: Path | None = None  # chosen with "Set as before" in the history
         self._follow_task: int | None = None  # the newest task the user started: show it when done
         self._settings = QSettings(
             str(controller.ctx.paths.data_dir / "window.ini"), QSettings.Format.IniFormat
         )
-        self.thumbs = ThumbnailCache(parent=self)
+        # thumbnails are kept on disk too: a big history is not decoded again at every start
+        self.thumbs = ThumbnailCache(
+            parent=self, disk_folder=controller.ctx.paths.data_dir / "thumbs"
+        )
 
         # -- banner (demo mode / no key) ------------------------------------------------------
         self.banner = QFrame(self)
@@ -175,7 +179,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([420, 760, 250])  # the left side takes its minimum width
+        self.splitter.setSizes([420, 640, 370])  # the left side takes its minimum width
         central = QWidget(self)
         cl = QVBoxLayout(central)
         cl.setContentsMargins(0, 0, 0, 0)
@@ -213,6 +217,11 @@ class MainWindow(QMainWindow):
         self.history.stop_requested.connect(self.controller.cancel)
         self.history.check_again_requested.connect(self.controller.check_again)
         self.history.open_folder_requested.connect(self._open_task_folder)
+        self.history.load_requested.connect(self.load_task)
+        self.history.run_again_requested.connect(self.controller.run_again)
+        self.history.compare_before_requested.connect(self._pin_before)
+        self.history.compare_after_requested.connect(lambda p: self.compare.set_results([p]))
+        self.history.message.connect(self.show_message)
         self.compare.save_requested.connect(self._save_result)
         self.compare.open_folder_requested.connect(lambda: self._open_task_folder(self._shown_task))
         controller.task_event.connect(self._on_task_event)
@@ -390,6 +399,7 @@ class MainWindow(QMainWindow):
 
     # -- tasks ------------------------------------------------------------------------------
     def _on_task_started(self, task_id: int) -> None:
+        self._pinned_before = None
         self._follow_task = task_id
         self.history.select_task(task_id)
 
@@ -410,9 +420,46 @@ class MainWindow(QMainWindow):
         if row is None:
             return
         self._shown_task = task_id
-        before = row.inputs[0] if row.inputs else None
+        before = self._pinned_before or (row.inputs[0] if row.inputs else None)
         self.compare.set_before(before)
         self.compare.set_results(list(row.results))
+
+    def _pin_before(self, path: Path) -> None:
+        # "Set as before" from the history: kept while other tasks are looked at, so any two
+        # images (from different tasks too) can be compared; running a new task unpins it.
+        self._pinned_before = path
+        self.compare.set_before(path)
+
+    def load_task(self, task_id: int) -> bool:
+        """Put a task from the history back into the editor exactly: its inputs (the local
+        copies rhdesk made), prompt, model, size, and sequential images with their maximum."""
+        rec = self.controller.tasks.record(task_id)
+        if rec is None:
+            return False
+        inputs = []
+        for item in rec.inputs:
+            copy = Path(item.local_path) if item.local_path else None
+            inputs.append(copy if copy and copy.exists() else Path(item.source_path))
+        missing = [p.name for p in inputs if not p.exists()]
+        model = rec.spec.model
+        self.model_picker.setCurrentIndex(max(0, self.model_picker.findData(model.family)))
+        if inputs:
+            self.slots.set_paths(inputs)
+        else:
+            self.slots.clear_all()
+        self.prompt.set_text(rec.prompt)
+        self.sequential.setChecked(rec.sequential)
+        self.max_images.setValue(rec.max_images if rec.sequential else self.max_images.value())
+        self._model_changed()  # the model kind follows the slots; then the size is set exactly
+        self.size_picker.set_size(rec.width, rec.height)
+        self.size_picker._chosen_by_user = True  # kept when the slots finish loading
+        self._form_changed()
+        if missing:
+            self.show_message(self.tr("Not on this computer any more: {names}").format(
+                names=", ".join(missing)))  # fmt: skip
+        else:
+            self.show_message(self.tr("Task {id} loaded into the editor.").format(id=task_id))
+        return True
 
     def _for_selected(self, fn) -> None:
         row = self.history.current_task()
