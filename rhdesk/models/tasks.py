@@ -21,26 +21,32 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, Qt, Signal
 
+from rhdesk.i18n.core import _
 from rhdesk.jobs.events import TaskEvent
 from rhdesk.store import db as S
 from rhdesk.store.db import Store, TaskRecord
 
 log = logging.getLogger("rhdesk.tasks")
 
-STATUS_LABELS = {
-    S.PENDING: "Waiting",
-    S.PREPARING: "Preparing",
-    S.UPLOADING: "Uploading",
-    S.SUBMITTING: "Sending",
-    S.QUEUED: "Queued",
-    S.RUNNING: "Running",
-    S.DOWNLOADING: "Downloading",
-    S.SUCCEEDED: "Done",
-    S.FAILED: "Failed",
-    S.CANCELLED: "Cancelled",
-    S.UNKNOWN: "Outcome unknown",
-    S.GAVE_UP: "Still running remotely?",
-}
+
+def status_label(status: str) -> str:
+    """A state in plain words, in the current language (looked up each time: the language can
+    change while the window is open)."""
+    labels = {
+        S.PENDING: _("Waiting"),
+        S.PREPARING: _("Preparing"),
+        S.UPLOADING: _("Uploading"),
+        S.SUBMITTING: _("Sending"),
+        S.QUEUED: _("Queued"),
+        S.RUNNING: _("Running"),
+        S.DOWNLOADING: _("Downloading"),
+        S.SUCCEEDED: _("Done"),
+        S.FAILED: _("Failed"),
+        S.CANCELLED: _("Cancelled"),
+        S.UNKNOWN: _("Outcome unknown"),
+        S.GAVE_UP: _("Still running remotely?"),
+    }
+    return labels.get(status, status)
 
 
 @dataclass
@@ -75,7 +81,7 @@ class TaskRow:
 
     @property
     def status_label(self) -> str:
-        return STATUS_LABELS.get(self.status, self.status)
+        return status_label(self.status)
 
     def stage_text(self, now: float | None = None) -> str:
         now = now or time.time()

@@ -216,6 +216,8 @@ class TaskDelegate(QStyledItemDelegate):
         bold.setBold(True)
         p.setFont(bold)
         label = row.status_label if row.status in (S.FAILED, S.UNKNOWN, S.GAVE_UP) else ""
+        if label and status_text.strip() == label:  # no error text: say it once, not "X: X"
+            label = ""
         if label:
             lw = QFontMetrics(bold).horizontalAdvance(label + ": ")
             p.drawText(QRect(left, y, lw, sfm.height()), 0, label + ": ")

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from rhdesk.api.sites import CALL_RECORD_HINT, call_record_url
-from rhdesk.models.tasks import STATUS_LABELS, TaskRow
+from rhdesk.models.tasks import TaskRow, status_label
 from rhdesk.models.thumbs import ThumbnailCache
 from rhdesk.store import db as S
 from rhdesk.store.db import TaskRecord
@@ -307,9 +307,8 @@ class TaskDetail(QScrollArea):
             self._signature = sig
 
     def _fill(self, rec: TaskRecord) -> None:
-        status = STATUS_LABELS.get(rec.status, rec.status)
         self.status_label.setText(self.tr("Task {id} · {status}").format(
-            id=rec.id, status=self.tr(status)))  # fmt: skip
+            id=rec.id, status=status_label(rec.status)))  # fmt: skip
         self.prompt_label.setText(rec.prompt or self.tr("(no prompt)"))
         self._update_star()
 
