@@ -13,7 +13,7 @@ _EXPORTS = {
     "RunningHubClient": "rhdesk.api.client",
     "SITES": "rhdesk.api.sites",
     "resolve_base_url": "rhdesk.api.sites",
-    "check_url_allowed": "rhdesk.api.transport",
+    "check_url_allowed": "rhdesk.api.urlpolicy",
     **{
         name: "rhdesk.api.errors"
         for name in (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from rhdesk.api.transport import check_url_allowed
+from rhdesk.api.urlpolicy import check_url_allowed
 
 # Same paths on both; keys, balances and uploads belong to one site (a per-account setting).
 SITES: dict[str, str] = {

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
 import logging
 import math
 import random
@@ -43,6 +42,7 @@ from rhdesk.api.errors import (
     error_for_code,
 )
 from rhdesk.api.types import to_int
+from rhdesk.api.urlpolicy import check_url_allowed, is_loopback_host  # noqa: F401 (re-exported)
 from rhdesk.i18n.core import _
 
 log = logging.getLogger("rhdesk.api")
@@ -81,40 +81,6 @@ class RetryPolicy(Enum):
 
 # ---------------------------------------------------------------------------------------------
 # URL policy
-
-
-def is_loopback_host(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url_allowed(url: str) -> None:
-    """Refuse every URL but https://, and http:// to this computer (the emulator, a local proxy).
-
-    A result or an API reply fetched over plain http from elsewhere could be swapped in transit,
-    and an API call over plain http would carry the key in clear text.
-    """
-    try:
-        parts = urlsplit(str(url).strip())
-        host = parts.hostname or ""
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        raise InsecureURLError(_("That address is not a valid URL.")) from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        shown = f"{scheme}://" if scheme else _("an address without http(s)://")
-        raise InsecureURLError(_("Refusing {what}: only https:// is allowed.", what=shown))
-    if not host:
-        raise InsecureURLError(_("That address has no host name."))
-    if scheme == "http" and not is_loopback_host(host):
-        raise InsecureURLError(
-            _("Refusing plain http:// to {host}, which is not this computer.", host=host)
-        )
 
 
 def loggable_url(url: httpx.URL | str) -> str:
