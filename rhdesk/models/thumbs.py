@@ -38,6 +38,11 @@ def _load(path: str, side: int, disk: ThumbDiskCache | None = None) -> QImage:
     return qimg.copy()  # own the pixels: `data` dies with this frame
 
 
+def _prune_quietly(disk: ThumbDiskCache) -> None:
+    with contextlib.suppress(OSError):
+        disk.prune()
+
+
 class ThumbnailCache(QObject):
     ready = Signal(str)  # path whose thumbnail just arrived
     _done = Signal(str, int, object)
@@ -61,6 +66,9 @@ class ThumbnailCache(QObject):
         self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rhdesk-thumb")
         self._done.connect(self._store)
         self.made = 0  # thumbnails delivered (for tests and the benchmark)
+        if self.disk is not None:
+            # keep the disk cache within its budget: once per start, in the background
+            self._pool.submit(_prune_quietly, self.disk)
 
     def get(self, path: str | Path, side: int | None = None) -> QImage | None:
         key = (str(path), side or self.side)
