@@ -362,8 +362,14 @@ async def _cmd_resume(ctx) -> int:
             print(p)
         if rec.status != SUCCEEDED:
             code = EXIT_TASK_FAILED
+    from rhdesk.api.sites import CALL_RECORD_HINT, call_record_url
+
     for rec in unknown:
-        print(f"rhdesk: task {rec.id} outcome unknown: {rec.error_message}", file=sys.stderr)
+        print(
+            f"rhdesk: task {rec.id} outcome unknown: {rec.error_message} "
+            f"Call record: {call_record_url(rec.base_url)} ({CALL_RECORD_HINT})",
+            file=sys.stderr,
+        )
         code = EXIT_TASK_FAILED
     return code
 

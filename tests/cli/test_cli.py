@@ -201,3 +201,15 @@ def test_version_and_usage(tmp_path):
     assert proc.returncode == 0 and proc.stdout.startswith("rhdesk ")
     proc = rhdesk("run", data_dir=tmp_path)
     assert proc.returncode == 2 and "--prompt" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_lost_submit_reply_is_reported_unknown_and_resume_never_resends(tmp_path, emulator, photos):
+    emulator.add_fault(Fault("submit", "drop_after", times=1))
+    proc = rhdesk("run", str(photos["chelsea"]), "--prompt", "make the cat purple",
+                  data_dir=tmp_path, base_url=emulator.base_url)  # fmt: skip
+    assert proc.returncode == 1 and "not known whether" in one_line_error(proc)
+    resumed = rhdesk("resume", data_dir=tmp_path, base_url=emulator.base_url)
+    assert resumed.returncode == 1
+    line = one_line_error(resumed)
+    assert "outcome unknown" in line and "Call record: http://127.0.0.1" in line
+    assert emulator.submit_count == 1  # the one the lost reply created; never a second
