@@ -230,7 +230,9 @@ def chinese_window(make_window, tmp_path):
     from rhdesk.settings import Settings
 
     # Windows other tests left open are theirs, in whatever language they were built.
-    make_window.before = {id(w) for w in QApplication.topLevelWidgets()}  # type: ignore[attr-defined]
+    # The widgets themselves, not their ids: an id is reused once its object is gone, and the new
+    # window could then be taken for an old one.
+    make_window.before = list(QApplication.topLevelWidgets())  # type: ignore[attr-defined]
 
     data = tmp_path / "data"
     Settings(language="zh_CN").save(data / "settings.json")
@@ -257,7 +259,7 @@ def test_the_window_menus_and_dialogs_show_no_untranslated_text(
     tops = [
         w
         for w in QApplication.topLevelWidgets()
-        if w.isVisible() and id(w) not in make_window.before
+        if w.isVisible() and not any(w is old for old in make_window.before)
     ]
     assert window in tops and len(tops) >= 3  # the window, its settings and key dialogs
     offenders = sorted(
