@@ -135,3 +135,69 @@ def qloop_running(qapp):
     yield loop
     qapp.setQuitOnLastWindowClosed(quit_on_close)
     close_qasync_loop(loop)
+
+
+SHUTDOWN_TIMEOUT_MS = 15_000
+
+
+def shut_windows(qtbot, windows: list) -> None:
+    """Close every main window still alive (a language switch replaces them), shut the shared
+    controllers down once each, and delete it all now, in the GUI thread, with no image thread
+    left to deliver into it. Left to the garbage collector, a window died at a random later
+    moment (another test, or exit) while a thumbnail thread still emitted to it: a segfault far
+    from its cause."""
+    import asyncio
+    import gc
+
+    import shiboken6
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QApplication
+
+    controllers: list = []
+    for w in windows:
+        if getattr(w, "_test_closed", False):  # a test closed it itself (tests/gui close_window)
+            continue
+        if shiboken6.isValid(w):
+            w.close()
+            w.worker.shutdown(wait=True)
+            w.thumbs._pool.shutdown(wait=True)
+            w.deleteLater()
+        if not any(w.controller is c for c in controllers):
+            controllers.append(w.controller)
+    for c in controllers:
+        done = asyncio.ensure_future(c.shutdown())
+        qtbot.waitUntil(done.done, timeout=SHUTDOWN_TIMEOUT_MS)
+        done.result()  # re-raise a failed shutdown here rather than lose it
+        c.deleteLater()  # parentless: it and its models would wait for the GC too
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    for top in QApplication.topLevelWidgets():  # message boxes, dialogs: nothing leaks on
+        if top.isVisible():
+            top.close()
+    gc.collect()
+
+
+@pytest.fixture
+def make_window(qtbot, qloop_running, tmp_path):
+    """``make_window(*argv)`` builds (and shows) the real main window with
+    ``rhdesk.app.build_main_window``; ``--data-dir`` defaults to tmp_path/data. Windows a test
+    makes by other means can be added to ``make_window.built`` to be shut down with the rest."""
+    from rhdesk.app import build_main_window
+
+    built: list = []
+
+    def make(*argv: str, data_dir: Path | None = None, show: bool = True):
+        args = list(argv)
+        if "--data-dir" not in args:
+            args += ["--data-dir", str(data_dir or tmp_path / "data")]
+        window = build_main_window(args)
+        built.append(window)
+        if show:
+            window.show()
+            qtbot.waitExposed(window)
+        return window
+
+    make.built = built  # type: ignore[attr-defined]
+    yield make
+    shut_windows(qtbot, built)
+    built.clear()
+    qtbot.wait(10)

@@ -15,40 +15,16 @@ os.environ.setdefault("QT_API", "pyside6")
 
 import shutil  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))  # its qt_helpers
 
-from gui_helpers import close_window  # noqa: E402
 
 SHARED_TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "logo.png"]
-
-
-@pytest.fixture
-def make_window(qtbot, qloop_running, tmp_path) -> Iterator[Callable[..., object]]:
-    """``make_window(*argv)`` builds and shows a window; ``--data-dir`` defaults to tmp_path."""
-    from rhdesk.app import build_main_window
-
-    built: list = []
-
-    def make(*argv: str, data_dir: Path | None = None, show: bool = True):
-        args = list(argv)
-        if "--data-dir" not in args:
-            args += ["--data-dir", str(data_dir or tmp_path / "data")]
-        window = build_main_window(args)
-        built.append(window)
-        if show:
-            window.show()
-            qtbot.waitExposed(window)
-        return window
-
-    yield make
-    for window in built:
-        close_window(qtbot, window)
 
 
 @pytest.fixture

@@ -345,7 +345,7 @@ def test_history_status_text_is_readable_selected_or_not_in_light_and_dark(
     qapp, dark: bool
 ) -> None:
     from PySide6.QtGui import QPalette
-    from qt_helpers_gui import dark_palette
+    from qt_helpers import dark_palette  # tests/ui's (on sys.path via tests/gui/conftest.py)
 
     from rhdesk.ui.history import STATUS_COLOURS, status_colour
 

@@ -10,7 +10,7 @@ os.environ.setdefault("QT_API", "pyside6")
 
 import shutil  # noqa: E402
 import sys  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -19,31 +19,22 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "gui"))
 
-from gui_helpers import close_window  # noqa: E402
 
 SHARED_TESTDATA = HERE.parents[2] / "shared" / "testdata"
 
 
 @pytest.fixture
-def make_window(qtbot, qloop_running, tmp_path) -> Iterator[Callable[..., object]]:
-    from rhdesk.app import build_main_window
-
-    built: list = []
+def make_window(make_window, qtbot) -> Callable[..., object]:
+    """The root fixture's window at the size the history's detail pane is laid out for."""
 
     def make(*argv: str, data_dir: Path | None = None):
-        args = list(argv)
-        if "--data-dir" not in args:
-            args += ["--data-dir", str(data_dir or tmp_path / "data")]
-        window = build_main_window(args)
-        built.append(window)
+        window = make_window(*argv, data_dir=data_dir, show=False)
         window.resize(1440, 900)
         window.show()
         qtbot.waitExposed(window)
         return window
 
-    yield make
-    for window in built:
-        close_window(qtbot, window)
+    return make
 
 
 @pytest.fixture
